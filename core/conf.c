@@ -1,0 +1,280 @@
+/* conf.c - the one table of configuration keys, their defaults and docs.
+ *
+ * conf/portal.conf is this table printed by `portald config defaults`;
+ * tests/unit/check-conf.sh fails when the two drift apart. */
+#include "conf.h"
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum conf_type { CT_STR, CT_INT, CT_SIZE, CT_OCTAL, CT_BOOL };
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	size_t off;
+	const char *def;          /* default, as written in the file */
+	long long min, max;       /* for numbers */
+	int secret;               /* masked by conf_dump */
+	const char *section;      /* printed as a heading when it changes */
+	const char *doc;          /* one or more comment lines */
+};
+
+#define K(n, t, d, lo, hi, sec, s, doc) {#n, t, offsetof(conf, n), d, lo, hi, sec, s, doc}
+
+static const struct conf_key conf_keys[] = {
+	K(listen, CT_STR, "/run/portal/portald.sock", 0, 0, 0, "server",
+	  "Unix socket portald listens on; nginx's fastcgi_pass points here."),
+	K(socket_mode, CT_OCTAL, "0660", 0, 0777, 0, "server",
+	  "Permissions of the socket, in octal. nginx's user must be able to connect."),
+	K(socket_group, CT_STR, "", 0, 0, 0, "server",
+	  "Group given to the socket (e.g. www-data); empty keeps the process's group."),
+	K(workers, CT_INT, "4", 1, 256, 0, "server",
+	  "Worker processes. Each has one database connection and serves one request at a time."),
+	K(backlog, CT_INT, "128", 1, 65535, 0, "server",
+	  "Listen backlog of the socket: requests queued while every worker is busy."),
+	K(shutdown_timeout, CT_INT, "20", 1, 3600, 0, "server",
+	  "Seconds a worker may take to finish its request on stop or reload before it is killed."),
+	K(pid_file, CT_STR, "", 0, 0, 0, "server",
+	  "File the master writes its pid to; empty for none."),
+	K(log_level, CT_STR, "info", 0, 0, 0, "server",
+	  "Least severe level logged: debug, info, warn or error. Logs go to stderr."),
+	K(max_body, CT_SIZE, "1048576", 0, 1LL << 30, 0, "requests",
+	  "Largest request body in bytes; past it the answer is 413."),
+	K(max_fields, CT_SIZE, "1000", 1, 1000000, 0, "requests",
+	  "Most fields in one form or query string; past it the answer is 400."),
+	K(max_field_len, CT_SIZE, "65536", 1, 1LL << 30, 0, "requests",
+	  "Longest single field value in bytes (file parts of multipart bodies included)."),
+	K(max_cookie, CT_SIZE, "8192", 1, 1 << 20, 0, "requests",
+	  "Longest Cookie header in bytes; past it the answer is 400."),
+	K(db_socket, CT_STR, "/run/mysqld/mysqld.sock", 0, 0, 0, "database",
+	  "MariaDB unix socket. Empty to connect over TCP to db_host:db_port instead."),
+	K(db_host, CT_STR, "127.0.0.1", 0, 0, 0, "database", "MariaDB host when db_socket is empty."),
+	K(db_port, CT_INT, "3306", 1, 65535, 0, "database", "MariaDB port when db_socket is empty."),
+	K(db_name, CT_STR, "portal", 0, 0, 0, "database", "Database (schema) name."),
+	K(db_user, CT_STR, "portal", 0, 0, 0, "database",
+	  "Database user. Give it rights on db_name only (see README)."),
+	K(db_password, CT_STR, "", 0, 0, 1, "database",
+	  "Database password. Keep it in a site file readable by portald only, or set PORTAL_DB_PASSWORD."),
+	K(db_connect_timeout, CT_INT, "5", 1, 600, 0, "database", "Seconds to wait for a connection."),
+	K(db_read_timeout, CT_INT, "30", 1, 3600, 0, "database", "Seconds to wait for a query's answer."),
+	K(db_write_timeout, CT_INT, "30", 1, 3600, 0, "database", "Seconds to wait when sending a query."),
+	K(db_tx_retries, CT_INT, "3", 0, 100, 0, "database",
+	  "Times a transaction is rerun after a deadlock, a Galera certification failure or a lost connection."),
+	K(template_dir, CT_STR, PORTAL_DATADIR "/templates", 0, 0, 0, "files", "HTML templates of the core pages."),
+	K(migration_dir, CT_STR, PORTAL_DATADIR "/migrations", 0, 0, 0, "files", "SQL migrations of the core schema."),
+	K(plugin_dir, CT_STR, PORTAL_DATADIR "/plugins", 0, 0, 0, "files", "Folder of Lua plugins, one folder each."),
+	K(site_name, CT_STR, "社区服务平台", 0, 0, 0, "site",
+	  "Name shown in page titles and headers, e.g. the community office's name."),
+	K(base_url, CT_STR, "", 0, 0, 0, "site",
+	  "Public address of the site (https://...), used in links sent by message. Empty: taken from the request."),
+	K(rate_limits, CT_BOOL, "on", 0, 0, 0, "site",
+	  "Rate limits on registration, lookup and login: on or off (off only for benchmarks)."),
+};
+#define NKEYS (sizeof conf_keys / sizeof conf_keys[0])
+
+static const struct conf_key *conf_find(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* Store value v for key k in c. 0, or -1 with a reason in why. */
+static int conf_set(conf *c, const struct conf_key *k, const char *v, const char **why)
+{
+	char *p = (char *)c + k->off;
+	char *end;
+	long long n;
+	switch (k->type) {
+	case CT_STR: {
+		char **sp = (char **)(void *)p;
+		char *dup = strdup(v);
+		if (!dup) {
+			*why = "out of memory";
+			return -1;
+		}
+		free(*sp);
+		*sp = dup;
+		return 0;
+	}
+	case CT_BOOL:
+		if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+			*(int *)(void *)p = 1;
+		else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+			*(int *)(void *)p = 0;
+		else {
+			*why = "expected on or off";
+			return -1;
+		}
+		return 0;
+	case CT_INT:
+	case CT_SIZE:
+	case CT_OCTAL:
+		errno = 0;
+		n = strtoll(v, &end, k->type == CT_OCTAL ? 8 : 10);
+		if (errno || end == v || *end || (k->type != CT_OCTAL && *v == '-')) {
+			*why = k->type == CT_OCTAL ? "expected an octal number" : "expected a whole number";
+			return -1;
+		}
+		if (n < k->min || n > k->max) {
+			*why = "out of range";
+			return -1;
+		}
+		if (k->type == CT_SIZE)
+			*(size_t *)(void *)p = (size_t)n;
+		else
+			*(int *)(void *)p = (int)n;
+		return 0;
+	}
+	return -1;
+}
+
+void conf_defaults(conf *c)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *why = NULL;
+		if (conf_set(c, &conf_keys[i], conf_keys[i].def, &why) != 0)
+			abort();   /* a bad default is a programming error */
+	}
+}
+
+static char *conf_trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = 0;
+	return s;
+}
+
+int conf_load(conf *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		size_t len = strlen(line);
+		if (len == sizeof line - 1 && line[len - 1] != '\n') {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			rc = -1;
+			break;
+		}
+		char *s = conf_trim(line);
+		if (*s == 0 || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected \"key = value\"", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = 0;
+		char *key = conf_trim(s), *val = conf_trim(eq + 1);
+		size_t vl = strlen(val);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+			val[vl - 1] = 0;
+			val++;
+		}
+		const struct conf_key *k = conf_find(key);
+		const char *why = NULL;
+		if (!k) {
+			snprintf(err, errlen, "%s:%d: unknown key \"%s\"", path, lineno, key);
+			rc = -1;
+			break;
+		}
+		if (conf_set(c, k, val, &why) != 0) {
+			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno, key, why);
+			rc = -1;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int conf_env(conf *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		char name[64] = "PORTAL_";
+		size_t o = strlen(name);
+		for (const char *p = conf_keys[i].name; *p && o < sizeof name - 1; p++)
+			name[o++] = (char)toupper((unsigned char)*p);
+		name[o] = 0;
+		const char *v = getenv(name);
+		const char *why = NULL;
+		if (v && conf_set(c, &conf_keys[i], v, &why) != 0) {
+			snprintf(err, errlen, "environment %s: %s", name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void conf_write_defaults(FILE *f)
+{
+	const char *section = NULL;
+	fputs("# portal.conf - configuration of portald, the community portal's FastCGI server.\n"
+	      "#\n"
+	      "# Every key, its default and what it does. Generated by `portald config defaults`\n"
+	      "# from the table in core/conf.c; a test keeps the two in step.\n"
+	      "# Format: key = value; later lines and later -c files win; PORTAL_<KEY> in the\n"
+	      "# environment overrides both. Put site settings in a second file rather than\n"
+	      "# editing this one: portald -c portal.conf -c site.conf\n", f);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		if (!section || strcmp(section, k->section) != 0) {
+			section = k->section;
+			fprintf(f, "\n# --- %s\n", section);
+		}
+		fprintf(f, "\n# %s\n%s =%s%s\n", k->doc, k->name, *k->def ? " " : "", k->def);
+	}
+}
+
+void conf_dump(const conf *c, FILE *f)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		const char *p = (const char *)c + k->off;
+		switch (k->type) {
+		case CT_STR: {
+			const char *s = *(char *const *)(const void *)p;
+			fprintf(f, "%s = %s\n", k->name, k->secret && s && *s ? "********" : (s ? s : ""));
+			break;
+		}
+		case CT_BOOL:
+			fprintf(f, "%s = %s\n", k->name, *(const int *)(const void *)p ? "on" : "off");
+			break;
+		case CT_OCTAL:
+			fprintf(f, "%s = 0%o\n", k->name, (unsigned)*(const int *)(const void *)p);
+			break;
+		case CT_INT:
+			fprintf(f, "%s = %d\n", k->name, *(const int *)(const void *)p);
+			break;
+		case CT_SIZE:
+			fprintf(f, "%s = %zu\n", k->name, *(const size_t *)(const void *)p);
+			break;
+		}
+	}
+}
+
+void conf_free(conf *c)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (conf_keys[i].type == CT_STR) {
+			char **sp = (char **)(void *)((char *)c + conf_keys[i].off);
+			free(*sp);
+			*sp = NULL;
+		}
+}

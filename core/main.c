@@ -1,0 +1,166 @@
+/* main.c - portald's command line. Everything else lives in libcore.a. */
+#include "config.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+#include "server.h"
+#include "tmpl.h"
+#include <mysql.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXCONF 8
+
+static const char usage[] =
+	"usage: portald [-c FILE]... COMMAND\n"
+	"\n"
+	"  serve               run the FastCGI server (master + workers) in the foreground\n"
+	"  migrate             apply pending database migrations\n"
+	"  migrate status      show applied and pending migrations, change nothing\n"
+	"  check               check configuration, templates and the database connection\n"
+	"  config defaults     print the documented default configuration\n"
+	"  config dump         print the effective configuration (secrets masked)\n"
+	"  version             print the version\n"
+	"\n"
+	"  -c FILE   configuration file; may be repeated, later files win\n"
+	"            (default: " PORTAL_SYSCONFDIR "/portal.conf if it exists)\n"
+	"Environment PORTAL_<KEY> overrides any key, e.g. PORTAL_WORKERS=2.\n";
+
+static int cmd_migrate(conf *cf, int status_only)
+{
+	char err[1024];
+	/* an ALTER of a big table may take minutes: do not mistake it for a
+	 * lost connection (and re-send it) */
+	cf->db_read_timeout = cf->db_write_timeout = 3600;
+	db *d = db_open(cf, err, sizeof err);
+	if (!d) {
+		fprintf(stderr, "portald: database: %s\n", err);
+		return 1;
+	}
+	mig_status st;
+	int rc = status_only ? mig_pending(d, "core", cf->migration_dir, &st, err, sizeof err)
+	                     : mig_run(d, "core", cf->migration_dir, stdout, &st, err, sizeof err);
+	db_close(d);
+	if (rc != 0) {
+		fprintf(stderr, "portald: migrate: %s\n", err);
+		return 1;
+	}
+	printf("core: %d applied now, %d pending, %d in total\n", status_only ? 0 : st.applied, st.pending,
+	       st.total);
+	return status_only && st.pending ? 2 : 0;
+}
+
+static int cmd_check(conf *cf)
+{
+	char err[1024];
+	int bad = 0;
+	tpl_set *t = tpl_new();
+	int n = tpl_load_dir(t, cf->template_dir, err, sizeof err);
+	if (n < 0) {
+		fprintf(stderr, "templates: %s\n", err);
+		bad = 1;
+	} else
+		printf("templates: %d loaded from %s\n", n, cf->template_dir);
+	tpl_free(t);
+	db *d = db_open(cf, err, sizeof err);
+	if (!d) {
+		fprintf(stderr, "database: %s\n", err);
+		bad = 1;
+	} else {
+		mig_status st;
+		if (mig_pending(d, "core", cf->migration_dir, &st, err, sizeof err) != 0) {
+			fprintf(stderr, "migrations: %s\n", err);
+			bad = 1;
+		} else {
+			printf("database: ok, %d migrations pending\n", st.pending);
+			bad |= st.pending > 0;
+		}
+		db_close(d);
+	}
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	const char *paths[MAXCONF];
+	int npaths = 0, opt;
+	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
+		switch (opt) {
+		case 'c':
+			if (npaths == MAXCONF) {
+				fprintf(stderr, "portald: at most %d -c files\n", MAXCONF);
+				return 2;
+			}
+			paths[npaths++] = optarg;
+			break;
+		case 'V':
+			puts(PACKAGE_STRING);
+			return 0;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	const char *cmd = optind < argc ? argv[optind] : "serve";
+	const char *sub = optind + 1 < argc ? argv[optind + 1] : NULL;
+
+	if (strcmp(cmd, "version") == 0) {
+		puts(PACKAGE_STRING);
+		return 0;
+	}
+	if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "defaults") == 0) {
+		conf_write_defaults(stdout);
+		return 0;
+	}
+
+	conf cf;
+	char err[1024];
+	conf_defaults(&cf);
+	if (npaths == 0 && access(PORTAL_SYSCONFDIR "/portal.conf", R_OK) == 0)
+		paths[npaths++] = PORTAL_SYSCONFDIR "/portal.conf";
+	for (int i = 0; i < npaths; i++)
+		if (conf_load(&cf, paths[i], err, sizeof err) != 0) {
+			fprintf(stderr, "portald: %s\n", err);
+			return 2;
+		}
+	if (conf_env(&cf, err, sizeof err) != 0) {
+		fprintf(stderr, "portald: %s\n", err);
+		return 2;
+	}
+	int lv = log_level_parse(cf.log_level);
+	if (lv < 0) {
+		fprintf(stderr, "portald: log_level: expected debug, info, warn or error\n");
+		return 2;
+	}
+	log_set_level((enum log_level)lv);
+
+	/* once, before any fork: Connector/C and libsodium global set-up */
+	if (mysql_library_init(0, NULL, NULL) != 0 || sodium_init() < 0) {
+		fprintf(stderr, "portald: library initialisation failed\n");
+		return 1;
+	}
+	int rc;
+	if (strcmp(cmd, "serve") == 0)
+		rc = srv_run(&cf, paths, npaths);
+	else if (strcmp(cmd, "migrate") == 0)
+		rc = cmd_migrate(&cf, sub && strcmp(sub, "status") == 0);
+	else if (strcmp(cmd, "check") == 0)
+		rc = cmd_check(&cf);
+	else if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "dump") == 0) {
+		conf_dump(&cf, stdout);
+		rc = 0;
+	} else {
+		fprintf(stderr, "portald: unknown command \"%s\"\n\n%s", cmd, usage);
+		rc = 2;
+	}
+	conf_free(&cf);
+	mysql_library_end();
+	return rc;
+}

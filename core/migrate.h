@@ -1,0 +1,36 @@
+/* migrate.h - versioned schema migrations with checksums (prefix mig_).
+ *
+ * Files NNNN_name.sql in a directory, applied in order. Each applied file is
+ * recorded in schema_migrations(scope, version, name, checksum, applied_at);
+ * scope is "core" here and a plugin id for plugin migrations later. A file
+ * whose checksum differs from the recorded one is an error (never re-applied
+ * silently). Statements in a file are separated by a line ending in ';'
+ * (outside quotes; a trailing -- comment is allowed). Only names matching
+ * NNNN_[a-z0-9_]+.sql are migrations; another *.sql name is an error. A file
+ * is recorded only after all its statements succeeded (DDL is not
+ * transactional: fix a half-applied file by hand or write idempotent DDL).
+ * mig_run holds the named lock portal_migrate (GET_LOCK, 30 s) throughout, so
+ * concurrent runs serialise. Messages name the file (migrate.c has details). */
+#ifndef PORTAL_MIGRATE_H
+#define PORTAL_MIGRATE_H
+#include <stdio.h>
+#include "db.h"
+
+typedef struct mig_status {
+	int applied;    /* files applied by this call */
+	int pending;    /* files not yet applied (after the call) */
+	int total;
+} mig_status;
+
+/* Apply pending migrations of scope from dir, creating schema_migrations if
+ * needed. Progress lines ("applied core 0001_core.sql") go to log (may be
+ * NULL). Returns 0, or -1 with a message in err ("file: statement N: server
+ * error", an edited, missing, duplicate or badly named file, or a new file
+ * numbered below an applied one). st (may be NULL) is filled either way. */
+int mig_run(db *d, const char *scope, const char *dir, FILE *log, mig_status *st,
+            char *err, size_t errlen);
+/* Count pending without applying or creating anything (0 or -1 with err,
+ * e.g. checksum mismatch); a missing schema_migrations means all pending. */
+int mig_pending(db *d, const char *scope, const char *dir, mig_status *st, char *err, size_t errlen);
+
+#endif
