@@ -33,6 +33,8 @@ typedef struct conf {
 	char *db_name;
 	char *db_user;
 	char *db_password;
+	char *migrate_user;      /* DDL rights for `portald migrate`; "" = db_user */
+	char *migrate_password;
 	int db_connect_timeout;  /* seconds */
 	int db_read_timeout;
 	int db_write_timeout;
@@ -41,10 +43,19 @@ typedef struct conf {
 	char *template_dir;
 	char *migration_dir;
 	char *plugin_dir;
+	/* plugins */
+	int plugin_cpu_ms;
+	int plugin_mem_mb;
 	/* site */
 	char *site_name;
 	char *base_url;
-	int rate_limits;         /* 1 = on */
+	int rate_limits;         /* 1 = on (registration, lookup; login limits always apply) */
+	/* accounts */
+	int session_idle_minutes;
+	int session_max_hours;
+	int login_window_minutes;
+	int login_max_failures;      /* per account */
+	int login_max_failures_addr; /* per client address */
 } conf;
 
 /* Fill c with every default. */

@@ -36,6 +36,12 @@ static int cmd_migrate(conf *cf, int status_only)
 	/* an ALTER of a big table may take minutes: do not mistake it for a
 	 * lost connection (and re-send it) */
 	cf->db_read_timeout = cf->db_write_timeout = 3600;
+	if (cf->migrate_user && *cf->migrate_user) {
+		free(cf->db_user);
+		free(cf->db_password);
+		cf->db_user = strdup(cf->migrate_user);
+		cf->db_password = strdup(cf->migrate_password ? cf->migrate_password : "");
+	}
 	db *d = db_open(cf, err, sizeof err);
 	if (!d) {
 		fprintf(stderr, "portald: database: %s\n", err);

@@ -1,0 +1,226 @@
+# suites.sh - `scripts/portal test`: a test stack from nothing, every suite, one total.
+
+# The suites, in order: NAME NEEDS FUNCTION [ARGS]. NEEDS is "db" (the test MariaDB only) or
+# "stack" (MariaDB, portald and nginx answering on the test port). Adding a suite is one
+# line here; "shutdown" stops portald and checks the sanitizer logs of the whole run, so it
+# stays the last suite that needs the stack.
+TEST_SUITES=(
+	"unit         db     suite_make_check"
+	"integration  stack  suite_node tests/integration"
+	"shutdown     stack  suite_shutdown"
+	"distcheck    db     suite_distcheck"
+)
+
+# Databases beside the served one: `make check` and `make distcheck` get their own.
+CHECK_DB=portal_check
+DIST_DB=portal_dist
+
+TOTAL_PASS=0
+TOTAL_FAIL=0
+SUMMARY_DONE=0
+STACK_STATE=down   # down | up | broken
+
+cmd_test() {
+	instance_init "$REPO/var/test" "$REPO/var/build-test" "${PORTAL_TEST_PORT:-8181}"
+	# Whatever stops the run early (a missing package, a build error) still ends with the
+	# total line and a non-zero exit.
+	trap test_abort EXIT
+	ensure_packages
+	test_wipe
+	instance_dirs
+	build_portald "$BUILD" --enable-werror --enable-sanitizers
+	# Sanitizer reports of the served portald go to files, checked by the shutdown suite.
+	PORTALD_EXTRA_ENV=(
+		"ASAN_OPTIONS=log_path=$LOG/sanitizer:detect_leaks=1"
+		"UBSAN_OPTIONS=log_path=$LOG/sanitizer:print_stacktrace=1"
+	)
+	db_start
+	db_setup "$CHECK_DB" "$DIST_DB"
+
+	local entry name needs fn args
+	for entry in "${TEST_SUITES[@]}"; do
+		read -r name needs fn args <<<"$entry"
+		# shellcheck disable=SC2086 # ARGS are words
+		run_suite "$name" "$needs" "$fn" $args
+	done
+
+	step "stopping the test stack"
+	stack_down
+	[ "$TOTAL_FAIL" -eq 0 ] || say "logs of this run: $LOG/"
+	SUMMARY_DONE=1
+	echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+	[ "$TOTAL_FAIL" -eq 0 ]
+}
+
+# EXIT trap: a step outside the suites failed. Stop what runs, count it, say where to look.
+test_abort() {
+	local rc=$?
+	[ "$SUMMARY_DONE" = 1 ] && return
+	SUMMARY_DONE=1
+	stack_down >/dev/null 2>&1 || true
+	say "the test run stopped early (exit $rc); logs: ${LOG:-var/test/log}/"
+	echo "$TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
+	exit 1
+}
+
+# Stop a stack left by an earlier run (its pid files are the only record) and start afresh.
+test_wipe() {
+	if [ -d "$INST" ]; then
+		stack_down
+		[ "$RUN" != "$INST/run" ] && rm -rf "$RUN"
+		rm -rf "$INST"
+	fi
+}
+
+# run_suite NAME NEEDS FUNCTION ARGS...: bring up what the suite needs, run it, add it up.
+# A suite function sets SUITE_PASS and SUITE_FAIL; it must not exit the script.
+run_suite() {
+	local name=$1 needs=$2 fn=$3
+	shift 3
+	SUITE_NAME=$name SUITE_PASS=0 SUITE_FAIL=0
+	step "suite $name"
+	if [ "$needs" = stack ]; then
+		ensure_test_stack
+	fi
+	if [ "$needs" = stack ] && [ "$STACK_STATE" != up ]; then
+		say "[$name] not run: the test stack did not start"
+		SUITE_FAIL=1
+	else
+		"$fn" "$@"
+	fi
+	say "[$name] $SUITE_PASS passed, $SUITE_FAIL failed"
+	TOTAL_PASS=$((TOTAL_PASS + SUITE_PASS))
+	TOTAL_FAIL=$((TOTAL_FAIL + SUITE_FAIL))
+}
+
+# try CMD...: run CMD in a subshell with errexit in force (a failing step inside a function
+# called from an `if` would otherwise go unnoticed); its exit status lands in TRY_RC.
+try() {
+	set +e
+	(
+		set -e
+		"$@"
+	)
+	TRY_RC=$?
+	set -e
+}
+
+# Bring the stack up (again, after the shutdown suite) and set STACK_STATE. Called as a plain
+# command, never in a condition: that would switch errexit off inside try's subshell.
+ensure_test_stack() {
+	case "$STACK_STATE" in
+	up) portald_running && return 0 ;;
+	broken) return 0 ;;
+	esac
+	try stack_up "$CHECK_DB" "$DIST_DB"
+	if [ "$TRY_RC" -eq 0 ]; then STACK_STATE=up; else STACK_STATE=broken; fi
+}
+
+# Environment of the unit tests that use the database (tests/unit/t_db).
+test_db_env() {
+	printf '%s\n' "PORTAL_TEST_DB_SOCKET=$DB_SOCK" "PORTAL_TEST_DB_NAME=$1" \
+		"PORTAL_TEST_DB_USER=$DB_USER" "PORTAL_TEST_DB_PASSWORD=$(db_password)" \
+		"PORTAL_TEST_REQUIRE_DB=1"
+}
+
+# Add up automake's .trs files: one ":test-result:" line per TAP test point (or per program
+# for a plain test). XFAIL is a known, expected failure and counts as passed; FAIL, XPASS,
+# ERROR and SKIP count as failed (nothing may be skipped in this run).
+count_trs() {
+	local counts
+	counts=$(find "$1" -name '*.trs' -exec cat {} + 2>/dev/null | awk '
+		$1 == ":test-result:" { if ($2 == "PASS" || $2 == "XFAIL") p++; else f++ }
+		END { print p + 0, f + 0 }')
+	read -r SUITE_PASS SUITE_FAIL <<<"$counts"
+}
+
+# make check in the sanitizer build, with the test MariaDB.
+suite_make_check() {
+	local log=$LOG/make-check.log rc=0 envs
+	mapfile -t envs < <(test_db_env "$CHECK_DB")
+	find "$BUILD" -name '*.trs' -delete
+	env "${envs[@]}" make -C "$BUILD" -j2 --no-print-directory check </dev/null >"$log" 2>&1 || rc=$?
+	count_trs "$BUILD"
+	grep -E '^(FAIL|XPASS|ERROR|SKIP):' "$log" >&2 || true
+	grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$log" >&2 || true
+	if [ "$rc" -ne 0 ]; then
+		[ "$SUITE_FAIL" -eq 0 ] && SUITE_FAIL=1
+		tail -n 40 "$log" >&2
+		say "make check failed (exit $rc): $log, $BUILD/test-suite.log"
+	fi
+}
+
+# node's test runner over DIR/*.test.mjs against the test stack, one file at a time (the
+# process tests kill and reload workers). spec output on the console, TAP kept in the log.
+suite_node() {
+	local dir=$1 tap=$LOG/$SUITE_NAME.tap rc=0 files counts
+	files=("$REPO/$dir"/*.test.mjs)
+	if [ ! -e "${files[0]}" ]; then
+		say "no tests in $dir"
+		SUITE_FAIL=1
+		return
+	fi
+	PORTAL_URL=$URL PORTAL_VAR=$INST PORTAL_BIN=$BIN PORTAL_PID_FILE=$PORTALD_PID \
+		PORTAL_CONF="$REPO/conf/portal.conf:$CONF_FILE" \
+		node --test --test-concurrency=1 \
+		--test-reporter=spec --test-reporter-destination=stdout \
+		--test-reporter=tap --test-reporter-destination="$tap" \
+		"${files[@]}" </dev/null >&2 || rc=$?
+	# The closing "# pass N" ... lines of the TAP stream; skipped and todo tests count as
+	# failed here, cancelled ones (a test file that died) too.
+	counts=$(awk '
+		$1 == "#" && $2 == "pass" { p = $3 }
+		$1 == "#" && ($2 == "fail" || $2 == "cancelled" || $2 == "skipped" || $2 == "todo") { f += $3 }
+		END { print p + 0, f + 0 }' "$tap" 2>/dev/null || echo "0 0")
+	read -r SUITE_PASS SUITE_FAIL <<<"$counts"
+	if [ "$rc" -ne 0 ] && [ "$SUITE_FAIL" -eq 0 ]; then
+		SUITE_FAIL=1
+		say "node --test exited $rc"
+	fi
+}
+
+# portald under the sanitizers, at the end of the run: SIGTERM stops the master and every
+# worker in time, and no sanitizer wrote a report at any point of the run.
+suite_shutdown() {
+	local pids p left=""
+	mapfile -t pids < <(portald_pids)
+	portald_stop
+	for p in "${pids[@]}"; do pid_gone "$p" || left+=" $p"; done
+	if [ ${#pids[@]} -gt 1 ] && [ -z "$left" ]; then
+		SUITE_PASS=$((SUITE_PASS + 1))
+	else
+		say "portald stop: master and workers were: ${pids[*]:-none}; still running:${left:- none}"
+		SUITE_FAIL=$((SUITE_FAIL + 1))
+	fi
+	STACK_STATE=down
+	local reports
+	reports=$(find "$LOG" -maxdepth 1 -name 'sanitizer.*' -size +0 2>/dev/null)
+	if [ -z "$reports" ]; then
+		SUITE_PASS=$((SUITE_PASS + 1))
+	else
+		say "sanitizer reports from portald:"
+		for p in $reports; do
+			say "--- $p"
+			head -n 30 "$p" >&2
+		done
+		SUITE_FAIL=$((SUITE_FAIL + 1))
+	fi
+}
+
+# make distcheck in its own build folder, counted as one test; output in the log.
+suite_distcheck() {
+	local dir=$REPO/var/build-dist log=$LOG/distcheck.log rc=0 envs
+	mapfile -t envs < <(test_db_env "$DIST_DB")
+	configure_build "$dir" >"$log" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		env "${envs[@]}" make -C "$dir" -j2 distcheck </dev/null >>"$log" 2>&1 || rc=$?
+	fi
+	if [ "$rc" -eq 0 ]; then
+		SUITE_PASS=1
+		grep -E 'archives ready for distribution|\.tar\.gz$' "$log" | tail -n 2 >&2 || true
+	else
+		SUITE_FAIL=1
+		tail -n 40 "$log" >&2
+		say "make distcheck failed (exit $rc): $log"
+	fi
+}
