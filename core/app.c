@@ -1,9 +1,11 @@
 /* app.c - one worker's application: route table, dispatch, access log. */
 #include "app.h"
+#include "auth.h"
 #include "db.h"
 #include "handlers.h"
 #include "log.h"
 #include "metrics.h"
+#include "plugin.h"
 #include "router.h"
 #include "tmpl.h"
 #include <stdio.h>
@@ -16,15 +18,46 @@ struct app {
 	arena *a;                /* the per-request arena, reset after each request */
 	tpl_set *tpl;
 	db *db;
+	plug_set *plugins;
 	req r;                   /* reused: its buffers keep their capacity */
 	unsigned long db_errors_seen;
 };
 
 /* The core's routes. Plugins add theirs under their own prefix later. */
 static const rt_route app_routes[] = {
-	{"GET", "/", h_home, 0},
-	{"GET", "/healthz", h_healthz, 0},
-	{"GET", "/metrics", h_metrics, 0},
+	{"GET", "/", h_home, 0, 0},
+	{"GET", "/healthz", h_healthz, 0, 0},
+	{"GET", "/metrics", h_metrics, 0, 0},
+	/* accounts (h_account.c): login is public, the rest needs a signed-in user */
+	{"GET", "/login", h_login_form, 0, 0},
+	{"POST", "/login", h_login, 0, 0},
+	{"POST", "/logout", h_logout, 0, ROLE_SIGNED_IN},
+	{"GET", "/account", h_account, 0, ROLE_SIGNED_IN},
+	{"POST", "/account/password", h_account_password, 0, ROLE_SIGNED_IN},
+	{"POST", "/account/sessions/{id}/revoke", h_account_session_revoke, 0, ROLE_SIGNED_IN},
+	{"POST", "/account/logout-all", h_account_logout_all, 0, ROLE_SIGNED_IN},
+	{"GET", "/api/v1/me", h_api_me, RT_API, ROLE_SIGNED_IN},
+	/* staff pages; a {grid} segment is scoped by the gate (auth_in_grid) */
+	{"GET", "/staff", h_staff, 0, ROLE_ADMIN | ROLE_STAFF | ROLE_GRID | ROLE_APPROVER},
+	{"GET", "/grids/{grid}", h_grid, 0, ROLE_ADMIN | ROLE_STAFF | ROLE_GRID},
+	{"GET", "/api/v1/grids/{grid}/members", h_api_grid_members, RT_API, ROLE_ADMIN | ROLE_STAFF | ROLE_GRID},
+	/* admin (h_admin.c) */
+	{"GET", "/admin/users", h_admin_users, 0, ROLE_ADMIN},
+	{"POST", "/admin/users", h_admin_user_create, 0, ROLE_ADMIN},
+	{"GET", "/admin/users/{id}", h_admin_user, 0, ROLE_ADMIN},
+	{"POST", "/admin/users/{id}", h_admin_user_update, 0, ROLE_ADMIN},
+	{"POST", "/admin/users/{id}/password", h_admin_user_password, 0, ROLE_ADMIN},
+	{"POST", "/admin/users/{id}/disable", h_admin_user_disable, 0, ROLE_ADMIN},
+	{"POST", "/admin/users/{id}/enable", h_admin_user_enable, 0, ROLE_ADMIN},
+	{"GET", "/admin/tokens", h_admin_tokens, 0, ROLE_ADMIN},
+	{"POST", "/admin/tokens", h_admin_token_create, 0, ROLE_ADMIN},
+	{"POST", "/admin/tokens/{id}/revoke", h_admin_token_revoke, 0, ROLE_ADMIN},
+	{"GET", "/admin/audit", h_admin_audit, 0, ROLE_ADMIN},
+	{"GET", "/admin/audit.csv", h_admin_audit_csv, 0, ROLE_ADMIN},
+	{"GET", "/admin/plugins", h_admin_plugins, 0, ROLE_ADMIN},
+	{"POST", "/admin/plugins/reload", h_admin_plugins_reload, 0, ROLE_ADMIN},
+	{"POST", "/admin/plugins/{id}/enable", h_admin_plugin_enable, 0, ROLE_ADMIN},
+	{"POST", "/admin/plugins/{id}/disable", h_admin_plugin_disable, 0, ROLE_ADMIN},
 };
 
 static double app_ms(void)
@@ -34,7 +67,7 @@ static double app_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-app *app_new(const conf *cf, char *err, size_t errlen)
+app *app_new(const conf *cf, int strict, char *err, size_t errlen)
 {
 	app *ap = calloc(1, sizeof *ap);
 	if (!ap) {
@@ -52,6 +85,15 @@ app *app_new(const conf *cf, char *err, size_t errlen)
 	ap->db = db_open(cf, dberr, sizeof dberr);
 	if (!ap->db)   /* not fatal: /healthz says 503 and db_ping retries */
 		log_warn("database unavailable at start", "error=\"%s\"", dberr);
+	ap->plugins = plug_load(cf, ap->db, strict, err, errlen);
+	if (!ap->plugins) {
+		/* shown on the admin page: the reload was refused, the old set serves */
+		if (ap->db)
+			db_q(ap->db, ap->a, NULL, "INSERT INTO plugin_events (kind, message) VALUES ('reload_refused', ?)",
+			     DB_TEXT(err));
+		app_free(ap);
+		return NULL;
+	}
 	return ap;
 }
 
@@ -59,6 +101,7 @@ void app_free(app *ap)
 {
 	if (!ap)
 		return;
+	plug_free(ap->plugins);
 	db_close(ap->db);
 	tpl_free(ap->tpl);
 	ar_free(ap->a);
@@ -67,9 +110,11 @@ void app_free(app *ap)
 	free(ap);
 }
 
-static void app_dispatch(req *r)
+static void app_dispatch(app *ap, req *r)
 {
 	const rt_route *route;
+	if (plug_dispatch(ap->plugins, r))
+		return;
 	char allow[128];
 	int m = rt_match(r->a, app_routes, sizeof app_routes / sizeof app_routes[0], r->method, r->path,
 	                 &route, &r->params, allow, sizeof allow);
@@ -84,6 +129,9 @@ static void app_dispatch(req *r)
 	}
 	if (route->flags & RT_API)
 		r->is_api = 1;
+	/* authentication, roles and CSRF are the host's job, never the handler's */
+	if (route->roles && auth_gate(r, route->roles) != 0)
+		return;
 	route->handler(r);
 }
 
@@ -92,11 +140,14 @@ int app_handle(app *ap, req_getter get, void *gctx, req_reader rd, void *rctx, b
 	req *r = &ap->r;
 	r->db = ap->db;
 	r->tpl = ap->tpl;
+	r->plugins = ap->plugins;
 	r->t_start = app_ms();
 	if (req_init(r, ap->a, ap->cf, get, gctx) == 0 && req_read(r, rd, rctx, get, gctx) == 0)
-		app_dispatch(r);
-	if (!ap->db && r->db)
+		app_dispatch(ap, r);
+	if (!ap->db && r->db) {
 		ap->db = r->db;     /* a handler (re)opened the connection */
+		plug_set_db(ap->plugins, ap->db);
+	}
 	resp_serialise(r, wire);
 	double ms = app_ms() - r->t_start;
 	log_request(r->method, r->path, r->status, (unsigned long)r->body_out.len, ms);

@@ -556,6 +556,27 @@ static int db_take_cell(db *d, MYSQL_STMT *st, arena *a, unsigned c, char **cell
 	return DB_OK;
 }
 
+/* The kind of number a column holds, for db_res.numeric. */
+static int db_numeric(enum enum_field_types t)
+{
+	switch (t) {
+	case MYSQL_TYPE_TINY:
+	case MYSQL_TYPE_SHORT:
+	case MYSQL_TYPE_LONG:
+	case MYSQL_TYPE_LONGLONG:
+	case MYSQL_TYPE_INT24:
+	case MYSQL_TYPE_YEAR:
+		return 1;
+	case MYSQL_TYPE_DECIMAL:
+	case MYSQL_TYPE_NEWDECIMAL:
+	case MYSQL_TYPE_FLOAT:
+	case MYSQL_TYPE_DOUBLE:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
 /* Read the result set of an executed statement into a new db_res. */
 static int db_read_rows(db *d, MYSQL_STMT *st, arena *a, db_res *res)
 {
@@ -566,8 +587,11 @@ static int db_read_rows(db *d, MYSQL_STMT *st, arena *a, db_res *res)
 	MYSQL_FIELD *f = mysql_fetch_fields(meta);
 	res->ncols = nf;
 	res->names = ar_alloc(a, nf * sizeof *res->names);
-	for (unsigned c = 0; c < nf; c++)
+	res->numeric = ar_alloc(a, nf * sizeof *res->numeric);
+	for (unsigned c = 0; c < nf; c++) {
 		res->names[c] = ar_strdup(a, f[c].name);
+		res->numeric[c] = db_numeric(f[c].type);
+	}
 	mysql_free_result(meta);
 
 	db_grow_results(d, nf);

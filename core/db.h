@@ -2,10 +2,12 @@
  *
  * One connection per worker, never shared. Every data query is a prepared
  * statement, cached per connection by its SQL text. Results come back as text
- * copied into the caller's arena. A lost connection (2006/2013) is reopened
- * and the statement re-prepared and retried once, but only outside a
- * transaction: inside one, the error is returned and db_tx() decides (it
- * replays the whole transaction function, never half of one).
+ * copied into the caller's arena, with each column's kind of number (so the
+ * Lua layer can hand out integers and numbers rather than strings). A lost
+ * connection (2006/2013) is reopened and the statement re-prepared and
+ * retried once, but only outside a transaction: inside one, the error is
+ * returned and db_tx() decides (it replays the whole transaction function,
+ * never half of one).
  *
  * Session settings on every (re)connect: charset utf8mb4; a strict sql_mode;
  * time_zone '+08:00' (China Standard Time, no daylight saving: NOW() and
@@ -41,6 +43,9 @@ typedef struct db_param {
 typedef struct db_res {
 	size_t nrows, ncols;
 	const char **names;        /* column names */
+	int *numeric;              /* per column: 1 integer type (TINYINT..BIGINT, YEAR),
+	                            * 2 DECIMAL/FLOAT/DOUBLE, 0 anything else (text,
+	                            * dates, BIT, ...); NULL when ncols is 0 */
 	char ***rows;              /* rows[r][c], NULL for SQL NULL */
 	size_t **lens;             /* lens[r][c] */
 	unsigned long long affected;

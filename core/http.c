@@ -97,6 +97,7 @@ int req_init(req *r, arena *a, const conf *cf, req_getter get, void *gctx)
 	buf h = r->headers, b = r->body_out;
 	struct db *d = r->db;
 	struct tpl_set *t = r->tpl;
+	struct plug_set *ps = r->plugins;
 	double t0 = r->t_start;
 	memset(r, 0, sizeof *r);
 	r->headers = h;
@@ -107,6 +108,7 @@ int req_init(req *r, arena *a, const conf *cf, req_getter get, void *gctx)
 	r->cf = cf;
 	r->db = d;
 	r->tpl = t;
+	r->plugins = ps;
 	r->t_start = t0;
 	r->status = 200;
 	r->raw_query = "";
@@ -134,6 +136,7 @@ int req_init(req *r, arena *a, const conf *cf, req_getter get, void *gctx)
 	r->remote_addr = req_copy(r, get, gctx, "REMOTE_ADDR", "");
 	r->user_agent = req_copy(r, get, gctx, "HTTP_USER_AGENT", "");
 	r->authorization = req_copy(r, get, gctx, "HTTP_AUTHORIZATION", NULL);
+	r->csrf_header = req_copy(r, get, gctx, "HTTP_X_CSRF_TOKEN", NULL);
 	r->content_type = req_copy(r, get, gctx, "CONTENT_TYPE", "");
 	const char *https = get(gctx, "HTTPS");
 	r->https = https && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0);

@@ -16,6 +16,7 @@
 
 struct db;
 struct tpl_set;
+struct plug_set;
 
 /* Reads up to n bytes of body into p; returns bytes read, 0 at end, <0 on error. */
 typedef long (*req_reader)(void *ctx, char *p, size_t n);
@@ -27,6 +28,7 @@ typedef struct req {
 	const conf *cf;
 	struct db *db;
 	struct tpl_set *tpl;
+	struct plug_set *plugins;  /* the worker's plugins (admin pages, hooks) */
 	/* input, all copied into the arena */
 	const char *method;        /* "GET" ... ; HEAD is reported as is, see head */
 	int head;                  /* 1 for HEAD: body is not sent */
@@ -36,6 +38,7 @@ typedef struct req {
 	const char *remote_addr;   /* from nginx's REMOTE_ADDR */
 	const char *user_agent;
 	const char *authorization; /* Authorization header or NULL */
+	const char *csrf_header;   /* X-CSRF-Token header or NULL (scripts in our own pages) */
 	int https;                 /* HTTPS=on from nginx */
 	size_t content_length;
 	char *body;                /* NUL-terminated, body_len bytes */

@@ -2,8 +2,10 @@
 #include "config.h"
 #include "conf.h"
 #include "db.h"
+#include "handlers.h"
 #include "log.h"
 #include "migrate.h"
+#include "plugin.h"
 #include "server.h"
 #include "tmpl.h"
 #include <mysql.h>
@@ -22,6 +24,21 @@ static const char usage[] =
 	"  migrate             apply pending database migrations\n"
 	"  migrate status      show applied and pending migrations, change nothing\n"
 	"  check               check configuration, templates and the database connection\n"
+	"  user add NAME --role R [--role R2]... [--display-name X] [--grid G]\n"
+	"                      create a staff account; the password is the first line of stdin\n"
+	"                      (roles: admin, staff, grid, volunteer, approver)\n"
+	"  user passwd NAME    set a new password (first line of stdin); ends the user's sessions\n"
+	"  user disable NAME   disable an account: its sessions and tokens stop at once\n"
+	"  user enable NAME    enable it again\n"
+	"  user list           list the accounts\n"
+	"  token create USER [--role R] [--expires DAYS] [--name N]\n"
+	"                      make an API token; stdout is the token alone (shown once)\n"
+	"  token revoke ID     revoke an API token\n"
+	"  token list [USER]   list API tokens (never their values)\n"
+	"  plugin list         list plugins with their status\n"
+	"  plugin new ID       scaffold a working plugin with a test in plugin_dir\n"
+	"  plugin test DIR...  run plugins' tests in the sandbox against throwaway tables\n"
+	"  jobs run daily|hourly  run the plugins' scheduled jobs of that kind once\n"
 	"  config defaults     print the documented default configuration\n"
 	"  config dump         print the effective configuration (secrets masked)\n"
 	"  version             print the version\n"
@@ -50,6 +67,9 @@ static int cmd_migrate(conf *cf, int status_only)
 	mig_status st;
 	int rc = status_only ? mig_pending(d, "core", cf->migration_dir, &st, err, sizeof err)
 	                     : mig_run(d, "core", cf->migration_dir, stdout, &st, err, sizeof err);
+	/* then every plugin's own migrations, on its own prefixed tables */
+	if (rc == 0 && !status_only)
+		rc = plug_migrate(cf, d, stdout, err, sizeof err);
 	db_close(d);
 	if (rc != 0) {
 		fprintf(stderr, "portald: migrate: %s\n", err);
@@ -58,6 +78,40 @@ static int cmd_migrate(conf *cf, int status_only)
 	printf("core: %d applied now, %d pending, %d in total\n", status_only ? 0 : st.applied, st.pending,
 	       st.total);
 	return status_only && st.pending ? 2 : 0;
+}
+
+/* Run the plugins' jobs of one schedule now (cron or a systemd timer calls
+ * this; a named lock keeps two machines from running them at once). */
+static int cmd_jobs(conf *cf, const char *every)
+{
+	if (strcmp(every, "daily") && strcmp(every, "hourly")) {
+		fprintf(stderr, "portald jobs run: daily or hourly\n");
+		return 2;
+	}
+	char err[1024];
+	db *d = db_open(cf, err, sizeof err);
+	if (!d) {
+		fprintf(stderr, "portald: database: %s\n", err);
+		return 1;
+	}
+	arena *a = ar_new(1024);
+	db_res *res = NULL;
+	char lock[64];
+	snprintf(lock, sizeof lock, "portal_jobs_%s", every);
+	int got = db_q(d, a, &res, "SELECT GET_LOCK(?, 0) AS got", DB_TEXT(lock)) == DB_OK && res->nrows &&
+	          db_cell_int(res, 0, "got") == 1;
+	int rc = 0;
+	if (!got)
+		fprintf(stderr, "portald jobs run: %s jobs are already running elsewhere\n", every);
+	else {
+		plug_set *s = plug_load(cf, d, 0, err, sizeof err);
+		rc = plug_run_jobs(s, every) == 0 ? 0 : 1;
+		plug_free(s);
+		db_q(d, a, NULL, "SELECT RELEASE_LOCK(?)", DB_TEXT(lock));
+	}
+	ar_free(a);
+	db_close(d);
+	return rc;
 }
 
 static int cmd_check(conf *cf)
@@ -159,6 +213,14 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cf, sub && strcmp(sub, "status") == 0);
 	else if (strcmp(cmd, "check") == 0)
 		rc = cmd_check(&cf);
+	else if (strcmp(cmd, "user") == 0)
+		rc = h_cmd_user(&cf, argc - optind, argv + optind);
+	else if (strcmp(cmd, "token") == 0)
+		rc = h_cmd_token(&cf, argc - optind, argv + optind);
+	else if (strcmp(cmd, "plugin") == 0)
+		rc = plug_cmd(&cf, argc - optind, argv + optind);
+	else if (strcmp(cmd, "jobs") == 0 && sub && strcmp(sub, "run") == 0 && optind + 2 < argc)
+		rc = cmd_jobs(&cf, argv[optind + 2]);
 	else if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "dump") == 0) {
 		conf_dump(&cf, stdout);
 		rc = 0;

@@ -19,7 +19,12 @@
  * EXISTS, ADD COLUMN IF NOT EXISTS, ...), then run again.
  *
  * Two processes migrating at once serialise on the named lock portal_migrate
- * (GET_LOCK, 30 s). */
+ * (GET_LOCK, 30 s).
+ *
+ * mig_run_ex / mig_pending_ex pass every pending file through a filter before
+ * anything is applied (plugin migrations: checks and {table} expansion, see
+ * plugin_db.c); the splitting rule above applies to the filtered text, the
+ * checksum stays that of the file's own bytes. */
 #include "migrate.h"
 #include <dirent.h>
 #include <errno.h>
@@ -63,12 +68,15 @@
 #define MIG_M_LOCKLOST "lost the migration lock " MIG_LOCK " (connection reset); run again"
 #define MIG_M_STMT "%s: statement %d: %s"
 #define MIG_M_RECORD "%s: applied but could not be recorded: %s"
+#define MIG_M_FILTER "%s: %s"
+#define MIG_M_FILTER_UNKNOWN "refused by the filter"
 
 struct mig_file {
 	int version;
 	char *name;                     /* file name, no directory */
 	char *text;                     /* contents, NUL-terminated */
 	size_t len;
+	char *run;                      /* text after the filter (NULL: run text as is) */
 	char sum[crypto_hash_sha256_BYTES * 2 + 1];   /* hex SHA-256 of the bytes */
 	int applied;                    /* recorded in schema_migrations */
 };
@@ -104,6 +112,7 @@ static void mig_set_free(struct mig_set *s)
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->f[i].name);
 		free(s->f[i].text);
+		free(s->f[i].run);
 	}
 	free(s->f);
 	s->f = NULL;
@@ -193,6 +202,7 @@ static int mig_load(struct mig_file *f, const char *dir, const char *name, char 
 	memcpy(f->name, name, strlen(name) + 1);
 	f->text = text;
 	f->len = len;
+	f->run = NULL;
 	f->applied = 0;
 	rc = 0;
 out:
@@ -461,13 +471,35 @@ static int mig_apply(db *d, arena *a, const char *scope, const struct mig_file *
 		return -1;
 	}
 	struct mig_apply ap = { d, f, err, errlen };
-	if (mig_split(f->text, mig_run_stmt, &ap) != 0)
+	if (mig_split(f->run ? f->run : f->text, mig_run_stmt, &ap) != 0)
 		return -1;
 	if (db_q(d, a, NULL, "INSERT INTO schema_migrations (scope, version, name, checksum, applied_at)"
 	         " VALUES (?, ?, ?, ?, NOW())", DB_TEXT(scope), DB_INT(f->version),
 	         DB_TEXT(f->name), DB_TEXT(f->sum)) != DB_OK) {
 		mig_err(err, errlen, MIG_M_RECORD, f->name, db_errmsg(d));
 		return -1;
+	}
+	return 0;
+}
+
+/* Pass the text of every pending file through filter (when there is one)
+ * into f->run, so nothing is applied when any pending file is refused. */
+static int mig_filter_pending(struct mig_set *s, mig_filter filter, void *fctx,
+                              char *err, size_t errlen)
+{
+	if (!filter)
+		return 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct mig_file *f = &s->f[i];
+		if (f->applied)
+			continue;
+		char msg[512] = "";
+		free(f->run);
+		f->run = filter(fctx, f->text, f->len, msg, sizeof msg);
+		if (!f->run) {
+			mig_err(err, errlen, MIG_M_FILTER, f->name, *msg ? msg : MIG_M_FILTER_UNKNOWN);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -488,6 +520,12 @@ static int mig_prepare(const char *scope, char *err, size_t errlen)
 
 int mig_run(db *d, const char *scope, const char *dir, FILE *log, mig_status *st,
             char *err, size_t errlen)
+{
+	return mig_run_ex(d, scope, dir, NULL, NULL, log, st, err, errlen);
+}
+
+int mig_run_ex(db *d, const char *scope, const char *dir, mig_filter filter, void *fctx,
+               FILE *log, mig_status *st, char *err, size_t errlen)
 {
 	mig_status tmp;
 	if (!st)
@@ -511,6 +549,8 @@ int mig_run(db *d, const char *scope, const char *dir, FILE *log, mig_status *st
 	if (pending < 0)
 		goto out;
 	st->pending = pending;
+	if (mig_filter_pending(&s, filter, fctx, err, errlen) != 0)
+		goto out;
 	for (size_t i = 0; i < s.n; i++) {
 		if (s.f[i].applied)
 			continue;
@@ -535,6 +575,12 @@ out_free:
 
 int mig_pending(db *d, const char *scope, const char *dir, mig_status *st, char *err, size_t errlen)
 {
+	return mig_pending_ex(d, scope, dir, NULL, NULL, st, err, errlen);
+}
+
+int mig_pending_ex(db *d, const char *scope, const char *dir, mig_filter filter, void *fctx,
+                   mig_status *st, char *err, size_t errlen)
+{
 	mig_status tmp;
 	if (!st)
 		st = &tmp;
@@ -549,7 +595,7 @@ int mig_pending(db *d, const char *scope, const char *dir, mig_status *st, char 
 		int pending = mig_check(d, a, scope, dir, &s, 1, err, errlen);
 		if (pending >= 0) {
 			st->pending = pending;
-			rc = 0;
+			rc = mig_filter_pending(&s, filter, fctx, err, errlen);
 		}
 	}
 	mig_set_free(&s);

@@ -2,9 +2,9 @@
  *
  * Files NNNN_name.sql in a directory, applied in order. Each applied file is
  * recorded in schema_migrations(scope, version, name, checksum, applied_at);
- * scope is "core" here and a plugin id for plugin migrations later. A file
- * whose checksum differs from the recorded one is an error (never re-applied
- * silently). Statements in a file are separated by a line ending in ';'
+ * scope is "core" for the core and the plugin id for plugin migrations
+ * (mig_run_ex with plugin_db.c's filter). A file whose checksum differs from
+ * the recorded one is an error (never re-applied silently). Statements in a file are separated by a line ending in ';'
  * (outside quotes; a trailing -- comment is allowed). Only names matching
  * NNNN_[a-z0-9_]+.sql are migrations; another *.sql name is an error. A file
  * is recorded only after all its statements succeeded (DDL is not
@@ -32,5 +32,21 @@ int mig_run(db *d, const char *scope, const char *dir, FILE *log, mig_status *st
 /* Count pending without applying or creating anything (0 or -1 with err,
  * e.g. checksum mismatch); a missing schema_migrations means all pending. */
 int mig_pending(db *d, const char *scope, const char *dir, mig_status *st, char *err, size_t errlen);
+
+/* A transformation of a migration file's text (n bytes, NUL-terminated)
+ * before it is split into statements and run: returns a malloc'd string (the
+ * caller frees it), or NULL with a message in err. Plugin migrations use it to
+ * check their SQL and expand {table} placeholders. The checksum is always
+ * that of the file's own bytes, not of the filtered text. */
+typedef char *(*mig_filter)(void *ctx, const char *sql, size_t n, char *err, size_t errlen);
+/* mig_run with a filter (NULL: none, as mig_run). Every pending file is
+ * filtered before any is applied, so a refused file leaves all pending;
+ * err is then "file: filter message". */
+int mig_run_ex(db *d, const char *scope, const char *dir, mig_filter filter, void *fctx,
+               FILE *log, mig_status *st, char *err, size_t errlen);
+/* mig_pending with a filter: the pending files are also filtered (not run),
+ * so a file the filter refuses is reported now rather than at migration. */
+int mig_pending_ex(db *d, const char *scope, const char *dir, mig_filter filter, void *fctx,
+                   mig_status *st, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@ typedef struct rt_route {
 	const char *pattern;
 	rt_handler handler;
 	unsigned flags;            /* RT_* below */
+	unsigned roles;            /* auth_role bits, any of which may call it; 0 = public */
 } rt_route;
 
 enum {

@@ -88,8 +88,8 @@ static void srv_write_all(FCGX_Stream *out, const buf *b)
 
 /* The worker process: never returns. */
 #define SRV_EXIT_CANNOT_START 3
-static void srv_worker(conf *cf, int listen_fd, int ready_fd) __attribute__((noreturn));
-static void srv_worker(conf *cf, int listen_fd, int ready_fd)
+static void srv_worker(conf *cf, int listen_fd, int ready_fd, int strict) __attribute__((noreturn));
+static void srv_worker(conf *cf, int listen_fd, int ready_fd, int strict)
 {
 	/* die with the master, even if it is killed with -9 */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -114,7 +114,7 @@ static void srv_worker(conf *cf, int listen_fd, int ready_fd)
 	sigemptyset(&waitmask);
 
 	char err[512];
-	app *ap = app_new(cf, err, sizeof err);
+	app *ap = app_new(cf, strict, err, sizeof err);
 	if (!ap) {
 		log_err("worker cannot start", "error=\"%s\"", err);
 		_exit(SRV_EXIT_CANNOT_START);
@@ -149,8 +149,9 @@ static void srv_worker(conf *cf, int listen_fd, int ready_fd)
 /* ---------------------------------------------------------------- master */
 
 /* Fork a worker into slot i and wait until it reports ready (or dies).
+ * strict: the worker refuses to start unless every plugin loads (reload).
  * Returns 0 when ready. */
-static int srv_spawn(struct master *m, int i)
+static int srv_spawn(struct master *m, int i, int strict)
 {
 	int pfd[2];
 	if (pipe(pfd) != 0) {
@@ -167,7 +168,7 @@ static int srv_spawn(struct master *m, int i)
 	if (pid == 0) {
 		close(pfd[0]);
 		sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
-		srv_worker(m->cf, m->listen_fd, pfd[1]);
+		srv_worker(m->cf, m->listen_fd, pfd[1], strict);
 	}
 	close(pfd[1]);
 	m->w[i].pid = pid;
@@ -225,7 +226,7 @@ static void srv_reap(struct master *m, int respawn)
 				unsigned delay = m->fast_deaths > 5 ? 5 : (unsigned)m->fast_deaths;
 				sleep(delay);
 			}
-			srv_spawn(m, i);
+			srv_spawn(m, i, 0);
 			break;
 		}
 	}
@@ -269,8 +270,8 @@ static int srv_reload(struct master *m)
 		if (m->nw >= SRV_MAXWORKERS)
 			break;
 		int j = m->nw++;
-		if (srv_spawn(m, j) != 0) {
-			log_err("reload stopped: new worker failed to start; old workers keep serving", NULL);
+		if (srv_spawn(m, j, 1) != 0) {
+			log_err("reload stopped: new worker failed to start (see its error above); old workers keep serving", NULL);
 			if (m->w[j].pid > 0) {
 				kill(m->w[j].pid, SIGKILL);
 				srv_wait_exit(m, j, 1);
@@ -390,7 +391,7 @@ int srv_run(conf *cf, const char *const *conf_paths, int nconf)
 	int ready = 0;
 	for (int i = 0; i < cf->workers; i++) {
 		m.nw++;
-		if (srv_spawn(&m, i) == 0)
+		if (srv_spawn(&m, i, 0) == 0)
 			ready++;
 	}
 	met_worker_count(srv_live_workers(&m));

@@ -3,8 +3,13 @@
 
 DB_NAME=portal
 DB_USER=portal
-# Least privilege: the portal's own tables only, no GRANT, FILE, PROCESS or SUPER.
-DB_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, LOCK TABLES, CREATE TEMPORARY TABLES, EXECUTE"
+MIGRATE_USER=portal_migrate
+# Least privilege. The running portal (DB_USER) reads and writes rows and nothing else: it
+# cannot change the schema, drop the audit log's append-only triggers or grant anything.
+# `portald migrate` and `portald plugin test` connect as MIGRATE_USER, which may change the
+# schema of the portal's database only. Neither has GRANT, FILE, PROCESS or SUPER.
+DB_RUNTIME_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES"
+DB_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, TRIGGER, LOCK TABLES, CREATE TEMPORARY TABLES, EXECUTE"
 
 # --- MariaDB --------------------------------------------------------------------------------
 
@@ -43,29 +48,40 @@ db_start() {
 
 db_stop() { stop_pid "$DB_PID" mariadbd TERM 60; }
 
-# The portal user's password: random, made once, kept in secrets/db-password (0600).
-db_password() {
-	local f=$SECRETS/db-password
+# A random password made once and kept in secrets/NAME (0600).
+secret() {
+	local f=$SECRETS/$1
 	if [ ! -s "$f" ]; then
 		(umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$f")
 	fi
 	cat "$f"
 }
+db_password() { secret db-password; }
+migrate_password() { secret migrate-password; }
 
-# db_setup [EXTRA_DB...]: the portal database and user (rights on those databases only).
+# db_setup [EXTRA_DB...]: the portal database and its two users (rights on it only).
 # The test stack adds separate databases for `make check` and `make distcheck`, so unit tests
-# never touch the tables the running server uses.
+# never touch the tables the running server uses; there the portal user may also create and
+# drop the tables the tests make.
 db_setup() {
-	local pw d sql
+	local pw mpw d sql
 	pw=$(db_password)
+	mpw=$(migrate_password)
 	sql="CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$pw';
-ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$pw';"
-	for d in "$DB_NAME" "$@"; do
+ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$pw';
+CREATE USER IF NOT EXISTS '$MIGRATE_USER'@'localhost' IDENTIFIED BY '$mpw';
+ALTER USER '$MIGRATE_USER'@'localhost' IDENTIFIED BY '$mpw';
+CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+GRANT $DB_RUNTIME_PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_USER'@'localhost';
+REVOKE ALL PRIVILEGES ON \`$DB_NAME\`.* FROM '$DB_USER'@'localhost';
+GRANT $DB_RUNTIME_PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_USER'@'localhost';
+GRANT $DB_PRIVILEGES ON \`$DB_NAME\`.* TO '$MIGRATE_USER'@'localhost';"
+	for d in "$@"; do
 		sql+="
 CREATE DATABASE IF NOT EXISTS \`$d\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 GRANT $DB_PRIVILEGES ON \`$d\`.* TO '$DB_USER'@'localhost';"
 	done
-	db_admin <<<"$sql" || die "could not create the portal database and user"
+	db_admin <<<"$sql" || die "could not create the portal database and users"
 }
 
 # --- portald --------------------------------------------------------------------------------
@@ -84,9 +100,11 @@ write_portal_conf() {
 			db_name = $DB_NAME
 			db_user = $DB_USER
 			db_password = $(db_password)
+			migrate_user = $MIGRATE_USER
+			migrate_password = $(migrate_password)
 			template_dir = $REPO/www/templates
 			migration_dir = $REPO/core/migrations
-			plugin_dir = $REPO/plugins
+			plugin_dir = ${PLUGIN_DIR:-$REPO/plugins}
 			base_url = $URL/
 		EOF
 	)

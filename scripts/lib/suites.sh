@@ -6,6 +6,7 @@
 # stays the last suite that needs the stack.
 TEST_SUITES=(
 	"unit         db     suite_make_check"
+	"plugins      stack  suite_plugins"
 	"integration  stack  suite_node tests/integration"
 	"shutdown     stack  suite_shutdown"
 	"distcheck    db     suite_distcheck"
@@ -36,6 +37,7 @@ cmd_test() {
 	)
 	db_start
 	db_setup "$CHECK_DB" "$DIST_DB"
+	test_plugin_dir
 
 	local entry name needs fn args
 	for entry in "${TEST_SUITES[@]}"; do
@@ -61,6 +63,38 @@ test_abort() {
 	say "the test run stopped early (exit $rc); logs: ${LOG:-var/test/log}/"
 	echo "$TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
 	exit 1
+}
+
+# The test instance serves the shipped plugins and, beside them, the plugins that exist only
+# for tests (tests/plugins: a hostile one, a friendly one), through a folder of links.
+test_plugin_dir() {
+	PLUGIN_DIR=$INST/plugins
+	mkdir -p "$PLUGIN_DIR"
+	local d
+	for d in "$REPO"/plugins/*/ "$REPO"/tests/plugins/*/; do
+		[ -f "$d/plugin.lua" ] && ln -sfn "${d%/}" "$PLUGIN_DIR/$(basename "$d")"
+	done
+	return 0
+}
+
+# `portald plugin test` of every shipped plugin and test plugin that has tests: each runs in
+# the real sandbox against throwaway tables in the test database; TAP counted per test.
+suite_plugins() {
+	local d log=$LOG/plugin-tests.log counts rc
+	: >"$log"
+	for d in "$PLUGIN_DIR"/*/; do
+		[ -d "$d/tests" ] || continue
+		rc=0
+		portald plugin test "$d" </dev/null >>"$log" 2>&1 || rc=$?
+		[ "$rc" -eq 0 ] || say "plugin tests of $(basename "$d") failed (exit $rc)"
+	done
+	counts=$(awk '/^ok / { p++ } /^not ok / { f++ } /^Bail out!/ { f++ } END { print p + 0, f + 0 }' "$log")
+	read -r SUITE_PASS SUITE_FAIL <<<"$counts"
+	grep -E '^(not ok|Bail out!|#   )' "$log" >&2 || true
+	if [ "$SUITE_PASS" -eq 0 ] && [ "$SUITE_FAIL" -eq 0 ]; then
+		say "no plugin tests ran"
+		SUITE_FAIL=1
+	fi
 }
 
 # Stop a stack left by an earlier run (its pid files are the only record) and start afresh.

@@ -9,11 +9,11 @@ static int h3(struct req *r) { (void)r; return 3; }
 static int h4(struct req *r) { (void)r; return 4; }
 
 static const rt_route routes[] = {
-	{"GET", "/", h1, 0},
-	{"GET", "/api/v1/events/{id}", h2, RT_API},
-	{"POST", "/api/v1/events/{id}/registrations", h3, RT_API},
-	{"GET", "/files/*", h4, 0},
-	{"DELETE", "/api/v1/events/{id}", h2, RT_API},
+	{"GET", "/", h1, 0, 0},
+	{"GET", "/api/v1/events/{id}", h2, RT_API, 0},
+	{"POST", "/api/v1/events/{id}/registrations", h3, RT_API, 0},
+	{"GET", "/files/*", h4, 0, 0},
+	{"DELETE", "/api/v1/events/{id}", h2, RT_API, 0},
 };
 #define N (sizeof routes / sizeof routes[0])
 

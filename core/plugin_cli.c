@@ -1,0 +1,679 @@
+/* plugin_cli.c - `portald plugin list | new ID | test DIR`.
+ *
+ * `plugin test` runs a plugin's own tests (the files in plugins/<id>/tests/ whose names end in _test.lua) in
+ * the real sandbox, with the real host (routing, auth gate, CSRF, templates,
+ * forms, portal.db), against throwaway tables: the plugin's migrations are
+ * applied under a unique prefix and every such table is dropped at the end.
+ * It connects as migrate_user, since it creates tables. Output is TAP. */
+#include "auth.h"
+#include "log.h"
+#include "luajson.h"
+#include "plugin.h"
+#include "plugin_db.h"
+#include "sandbox.h"
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ptest {
+	const conf *cf;
+	db *d;
+	plugin *p;
+	plug_set *set;          /* a set holding just p */
+	tpl_set *core_tpl;
+	arena *a;
+	req r;
+	auth_user user;         /* the pretend user of T.request{user = ...} */
+};
+
+static struct ptest *pt_of(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* ---- the request builder: a real request through the real host ---- */
+
+struct pt_env {
+	const char *k[8], *v[8];
+	int n;
+	const char *body;
+	size_t len, off;
+};
+
+static const char *pt_get(void *ctx, const char *name)
+{
+	struct pt_env *e = ctx;
+	for (int i = 0; i < e->n; i++)
+		if (!strcmp(e->k[i], name))
+			return e->v[i];
+	return NULL;
+}
+
+static long pt_read(void *ctx, char *p, size_t n)
+{
+	struct pt_env *e = ctx;
+	size_t left = e->len - e->off;
+	if (n > left)
+		n = left;
+	memcpy(p, e->body + e->off, n);
+	e->off += n;
+	return (long)n;
+}
+
+static void pt_pct(buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t j = 0; j < n; j++) {
+		unsigned char c = (unsigned char)s[j];
+		if (isalnum(c) || strchr("-._~", c))
+			buf_addc(b, (char)c);
+		else {
+			buf_addc(b, '%');
+			buf_addc(b, hex[c >> 4]);
+			buf_addc(b, hex[c & 15]);
+		}
+	}
+}
+
+/* One key=value pair; the value at the top of the stack (string, number, boolean). */
+static void pt_pair(lua_State *L, buf *b, const char *k)
+{
+	size_t vl;
+	const char *v;
+	if (lua_isboolean(L, -1))
+		v = lua_toboolean(L, -1) ? "1" : "0", vl = 1;
+	else if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+		v = lua_tolstring(L, -1, &vl);
+	else
+		return;
+	if (b->len)
+		buf_addc(b, '&');
+	pt_pct(b, k, strlen(k));
+	buf_addc(b, '=');
+	pt_pct(b, v, vl);
+}
+
+/* The table at idx as urlencoded pairs; a list value repeats its key. */
+static void pt_urlencode(lua_State *L, int idx, buf *b)
+{
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			lua_pop(L, 1);
+			continue;
+		}
+		const char *k = lua_tostring(L, -2);
+		if (lua_istable(L, -1)) {
+			for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+				lua_rawgeti(L, -1, i);
+				pt_pair(L, b, k);
+				lua_pop(L, 1);
+			}
+		} else
+			pt_pair(L, b, k);
+		lua_pop(L, 1);
+	}
+}
+
+/* T.request{method, path, query, form, json, user = {roles, username, grid}, csrf = true}
+ * -> {status, body, json, template, data, location} */
+static int pt_request(lua_State *L)
+{
+	struct ptest *t = pt_of(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "method");
+	const char *method = luaL_optstring(L, -1, "GET");
+	lua_getfield(L, 1, "path");
+	const char *path = luaL_checkstring(L, -1);
+	lua_getfield(L, 1, "api");
+	int api = lua_toboolean(L, -1);
+	lua_getfield(L, 1, "csrf");
+	int csrf = lua_isnil(L, -1) || lua_toboolean(L, -1);
+	lua_pop(L, 2);
+
+	buf uri = BUF_INIT, body = BUF_INIT, cookie = BUF_INIT;
+	if (!strncmp(path, "/p/", 3) || !strncmp(path, "/api/", 5))
+		buf_adds(&uri, path);
+	else
+		buf_printf(&uri, "%s/p/%s%s", api ? "/api" : "", t->p ? plug_ctx_of(L)->id : "", path);
+	lua_getfield(L, 1, "query");
+	if (lua_istable(L, -1)) {
+		buf q = BUF_INIT;
+		pt_urlencode(L, lua_gettop(L), &q);
+		if (q.len)
+			buf_printf(&uri, "?%s", q.p);
+		buf_free(&q);
+	}
+	lua_pop(L, 1);
+
+	/* the pretend user: what auth_identify would have found in a session */
+	int has_user = 0;
+	lua_getfield(L, 1, "user");
+	if (lua_istable(L, -1)) {
+		has_user = 1;
+		memset(&t->user, 0, sizeof t->user);
+		t->user.id = 1;
+		lua_getfield(L, -1, "username");
+		t->user.username = ar_strdup(t->a, luaL_optstring(L, -1, "tester"));
+		t->user.display_name = t->user.username;
+		lua_getfield(L, -2, "grid");
+		t->user.grid = lua_isstring(L, -1) ? ar_strdup(t->a, lua_tostring(L, -1)) : NULL;
+		lua_getfield(L, -3, "roles");
+		if (lua_istable(L, -1))
+			for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+				lua_rawgeti(L, -1, i);
+				unsigned bit = lua_isstring(L, -1) ? auth_role_bit(lua_tostring(L, -1)) : 0;
+				if (!bit)
+					return luaL_error(L, "T.request: unknown role in user.roles");
+				t->user.roles |= bit;
+				lua_pop(L, 1);
+			}
+		t->user.session_id = 1;
+		t->user.csrf = "plugin-test-csrf-token";
+		lua_pop(L, 3);
+	}
+	lua_pop(L, 1);
+
+	const char *ctype = "";
+	lua_getfield(L, 1, "json");
+	if (!lua_isnil(L, -1)) {
+		char err[200];
+		json_t *j = lj_to_json(L, -1, err, sizeof err);
+		if (!j)
+			return luaL_error(L, "T.request: json: %s", err);
+		char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+		buf_adds(&body, s);
+		free(s);
+		json_decref(j);
+		ctype = "application/json";
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "form");
+	if (lua_istable(L, -1) || (csrf && strcmp(method, "GET") && !*ctype)) {
+		if (lua_istable(L, -1))
+			pt_urlencode(L, lua_gettop(L), &body);
+		if (csrf) {
+			const char *tok = has_user ? t->user.csrf : "plugin-test-anonymous-csrf-token-0123456789";
+			buf_printf(&body, "%scsrf=%s", body.len ? "&" : "", tok);
+			if (!has_user)
+				buf_printf(&cookie, "portal_csrf=%s", tok);
+		}
+		ctype = "application/x-www-form-urlencoded";
+	}
+	lua_pop(L, 1);
+
+	char clen[24];
+	snprintf(clen, sizeof clen, "%zu", body.len);
+	struct pt_env e = {{0}, {0}, 0, body.p ? body.p : "", body.len, 0};
+	e.k[e.n] = "REQUEST_METHOD", e.v[e.n++] = method;
+	e.k[e.n] = "REQUEST_URI", e.v[e.n++] = uri.p;
+	e.k[e.n] = "CONTENT_TYPE", e.v[e.n++] = ctype;
+	e.k[e.n] = "CONTENT_LENGTH", e.v[e.n++] = clen;
+	e.k[e.n] = "REMOTE_ADDR", e.v[e.n++] = "127.0.0.1";
+	if (cookie.len)
+		e.k[e.n] = "HTTP_COOKIE", e.v[e.n++] = cookie.p;
+
+	req *r = &t->r;
+	r->db = t->d;
+	r->tpl = t->core_tpl;
+	plug_ctx *pc = plug_ctx_of(L);
+	pc->capture = 1;
+	pc->last_template[0] = 0;
+	int rc = req_init(r, t->a, t->cf, pt_get, &e);
+	if (rc == 0)
+		rc = req_read(r, pt_read, &e, pt_get, &e);
+	if (rc == 0) {
+		r->user = has_user ? &t->user : NULL;
+		if (!plug_dispatch(t->set, r))
+			resp_error(r, 404, NULL, NULL, NULL);
+	}
+	/* plug_dispatch emptied this C function's stack frame: build the result fresh */
+	lua_settop(L, 0);
+	lua_createtable(L, 0, 6);
+	lua_pushinteger(L, r->status);
+	lua_setfield(L, -2, "status");
+	lua_pushlstring(L, r->body_out.p ? r->body_out.p : "", r->body_out.len);
+	lua_setfield(L, -2, "body");
+	if (r->ctype && !strncmp(r->ctype, "application/json", 16)) {
+		json_t *j = json_loadb(r->body_out.p, r->body_out.len, JSON_DECODE_ANY, NULL);
+		if (j) {
+			lj_push(L, j);
+			lua_setfield(L, -2, "json");
+			json_decref(j);
+		}
+	}
+	if (pc->last_template[0]) {
+		lua_pushstring(L, pc->last_template);
+		lua_setfield(L, -2, "template");
+		lj_push(L, pc->last_data);
+		lua_setfield(L, -2, "data");
+	}
+	const char *loc = strstr(buf_str(&r->headers), "Location: ");
+	if (loc) {
+		loc += 10;
+		lua_pushlstring(L, loc, strcspn(loc, "\r"));
+		lua_setfield(L, -2, "location");
+	}
+	req_done(r);
+	buf_free(&uri);
+	buf_free(&body);
+	buf_free(&cookie);
+	return 1;
+}
+
+/* T.hook(name, payload) -> list of {plugin, result} */
+static int pt_hook(lua_State *L)
+{
+	struct ptest *t = pt_of(L);
+	const char *name = luaL_checkstring(L, 1);
+	char err[200];
+	json_t *payload = lua_isnoneornil(L, 2) ? json_object() : lj_to_json(L, 2, err, sizeof err);
+	if (!payload)
+		return luaL_error(L, "T.hook: payload: %s", err);
+	char *hname = strdup(name);
+	json_t *results = NULL;
+	int rc = plug_hook(t->set, NULL, hname, payload, &results);
+	free(hname);
+	json_decref(payload);
+	lua_settop(L, 0);
+	if (rc != 0) {
+		json_decref(results);
+		return luaL_error(L, "T.hook: the hook raised an error (see the log)");
+	}
+	lj_push(L, results);
+	json_decref(results);
+	return 1;
+}
+
+/* T.jobs("daily"|"hourly") runs the plugin's jobs of that schedule. */
+static int pt_jobs(lua_State *L)
+{
+	struct ptest *t = pt_of(L);
+	char *every = strdup(luaL_checkstring(L, 1));
+	int rc = plug_run_jobs(t->set, every);
+	free(every);
+	lua_settop(L, 0);
+	if (rc != 0)
+		return luaL_error(L, "T.jobs: a job raised an error (see the log)");
+	return 0;
+}
+
+/* The assertions and the test registry are plain Lua, run in the sandbox. */
+static const char pt_lib[] =
+	"local T, tests = ...\n"
+	"local function show(v) if type(v) == 'string' then return string.format('%q', v) end return tostring(v) end\n"
+	"function T.test(name, fn) tests[#tests + 1] = {name = name, fn = fn} end\n"
+	"function T.ok(v, msg) if not v then error((msg or 'expected a true value'), 2) end return v end\n"
+	"function T.eq(got, want, msg)\n"
+	"  if got ~= want then error((msg and msg .. ': ' or '') .. 'got ' .. show(got) .. ', want ' .. show(want), 2) end\n"
+	"end\n"
+	"function T.match(s, pat, msg)\n"
+	"  if type(s) ~= 'string' or not s:find(pat) then error((msg and msg .. ': ' or '') .. show(s) .. ' does not match ' .. show(pat), 2) end\n"
+	"end\n"
+	"function T.fails(fn, pat, msg)\n"
+	"  local ok, e = pcall(fn)\n"
+	"  if ok then error((msg or 'expected an error'), 2) end\n"
+	"  if pat and not tostring(e):find(pat) then error((msg and msg .. ': ' or '') .. 'error ' .. show(tostring(e)) .. ' does not match ' .. show(pat), 2) end\n"
+	"end\n";
+
+static int pt_run_file(struct ptest *t, sbx *sb, const char *rel, int *n, int *failed)
+{
+	lua_State *L = sbx_L(sb);
+	char err[4096];
+	lua_settop(L, 0);
+	sbx_push_env(sb);
+	lua_getfield(L, -1, "T");
+	int T = lua_gettop(L);
+	lua_newtable(L);
+	int tests = lua_gettop(L);
+	if (sbx_loadstring(sb, pt_lib, sizeof pt_lib - 1, "=T", err, sizeof err) != 0) {
+		printf("Bail out! test library: %s\n", err);
+		return -1;
+	}
+	lua_pushvalue(L, T);
+	lua_pushvalue(L, tests);
+	if (sbx_call(sb, 2, 0, err, sizeof err) != 0) {
+		printf("Bail out! test library: %s\n", err);
+		return -1;
+	}
+	if (sbx_dofile(sb, rel, 0, err, sizeof err) != 0) {
+		printf("not ok %d - %s: does not load\n", ++*n, rel);
+		printf("# %s\n", err);
+		++*failed;
+		return 0;
+	}
+	size_t count = lua_rawlen(L, tests);
+	for (size_t i = 1; i <= count; i++) {
+		lua_rawgeti(L, tests, (lua_Integer)i);
+		lua_getfield(L, -1, "name");
+		char name[200];
+		snprintf(name, sizeof name, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+		lua_getfield(L, -2, "fn");
+		int ok = sbx_call(sb, 0, 0, err, sizeof err) == 0;
+		printf("%sok %d - %s: %s\n", ok ? "" : "not ", ++*n, rel, name);
+		if (!ok) {
+			++*failed;
+			for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+				printf("#   %s\n", line);
+		}
+		fflush(stdout);
+		lua_settop(L, tests);
+	}
+	(void)t;
+	return 0;
+}
+
+static int pt_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int plug_cmd_test(const conf *cf_in, const char *dir)
+{
+	char path[PATH_MAX];
+	if (!realpath(dir, path)) {
+		fprintf(stderr, "portald plugin test: %s: %s\n", dir, strerror(errno));
+		return 2;
+	}
+	const char *id = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	conf cf = *cf_in;              /* shallow: only numbers change below */
+	cf.plugin_cpu_ms = cf.plugin_cpu_ms < 10000 ? 10000 : cf.plugin_cpu_ms;  /* a whole test shares one budget */
+	if (cf.migrate_user && *cf.migrate_user) {
+		cf.db_user = cf.migrate_user;
+		cf.db_password = cf.migrate_password;
+	}
+	char err[2048];
+	db *d = db_open(&cf, err, sizeof err);
+	if (!d) {
+		printf("Bail out! database: %s\n", err);
+		return 1;
+	}
+	char prefix[48];
+	snprintf(prefix, sizeof prefix, "zt%ld_%.20s_", (long)getpid(), id);
+	plugin *p = plug_load_dir(&cf, NULL, path, id, prefix);
+	struct ptest t;
+	memset(&t, 0, sizeof t);
+	t.cf = &cf;
+	t.d = d;
+	t.p = p;
+	t.a = ar_new(0);
+	int n = 0, failed = 0, rc = 0;
+	plug_set *set = plug_set_of(&cf, d, p);
+	t.set = set;
+	t.core_tpl = tpl_new();
+	if (tpl_load_dir(t.core_tpl, cf.template_dir, err, sizeof err) < 0) {
+		printf("Bail out! templates: %s\n", err);
+		rc = 1;
+		goto done;
+	}
+	if (plug_status_of(p) == PLUG_ERROR) {
+		printf("not ok 1 - %s loads\n# %s\n1..1\n", id, plug_message_of(p));
+		rc = 1;
+		goto done;
+	}
+	printf("ok %d - %s loads\n", ++n, id);
+	char mdir[PATH_MAX + 16];
+	struct stat st;
+	snprintf(mdir, sizeof mdir, "%s/migrations", path);
+	if (stat(mdir, &st) == 0) {
+		mig_status ms;
+		/* recorded under the throwaway prefix, not the plugin's id, so the
+		 * real plugin's migration history is never touched */
+		plug_ctx *pc = plug_ctx_for(p);
+		const char *real_id = pc->id;
+		pc->id = prefix;
+		int mrc = pdb_migrate(d, pc, mdir, NULL, &ms, err, sizeof err);
+		pc->id = real_id;
+		if (mrc != 0) {
+			printf("not ok %d - migrations apply\n# %s\n", ++n, err);
+			failed++;
+			goto finish;
+		}
+		printf("ok %d - %d migration(s) apply to throwaway tables %s*\n", ++n, ms.applied, prefix);
+	}
+	plug_set_db(set, d);
+	sbx *sb = plug_sbx_of(p);
+	lua_State *L = sbx_L(sb);
+	sbx_push_env(sb);
+	lua_newtable(L);
+	static const luaL_Reg fns[] = {{"request", pt_request}, {"hook", pt_hook}, {"jobs", pt_jobs}, {NULL, NULL}};
+	lua_pushlightuserdata(L, &t);
+	luaL_setfuncs(L, fns, 1);
+	lua_setfield(L, -2, "T");
+	lua_pop(L, 1);
+
+	char tdir[PATH_MAX + 16];
+	snprintf(tdir, sizeof tdir, "%s/tests", path);
+	DIR *dd = opendir(tdir);
+	char **files = NULL;
+	size_t nf = 0;
+	struct dirent *e;
+	while (dd && (e = readdir(dd))) {
+		size_t l = strlen(e->d_name);
+		if (l > 9 && !strcmp(e->d_name + l - 9, "_test.lua")) {
+			files = realloc(files, (nf + 1) * sizeof *files);
+			files[nf++] = strdup(e->d_name);
+		}
+	}
+	if (dd)
+		closedir(dd);
+	if (nf)
+		qsort(files, nf, sizeof *files, pt_cmp);
+	if (nf == 0) {
+		printf("not ok %d - the plugin has tests (tests/*_test.lua)\n", ++n);
+		failed++;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		char rel[PATH_MAX];
+		snprintf(rel, sizeof rel, "tests/%s", files[i]);
+		if (pt_run_file(&t, sb, rel, &n, &failed) != 0)
+			failed++;
+		free(files[i]);
+	}
+	free(files);
+finish:
+	if (pdb_drop_all(d, plug_ctx_for(p), err, sizeof err) != 0) {
+		printf("not ok %d - throwaway tables dropped\n# %s\n", ++n, err);
+		failed++;
+	}
+	arena *a = ar_new(256);
+	db_q(d, a, NULL, "DELETE FROM schema_migrations WHERE scope = ?", DB_TEXT(prefix));
+	ar_free(a);
+	printf("1..%d\n", n);
+	rc = failed ? 1 : 0;
+	if (failed)
+		printf("# %d of %d failed\n", failed, n);
+done:
+	buf_free(&t.r.headers);
+	buf_free(&t.r.body_out);
+	tpl_free(t.core_tpl);
+	plug_free(set);                 /* frees p too */
+	ar_free(t.a);
+	db_close(d);
+	return rc;
+}
+
+/* ---- plugin new ---- */
+
+static int pt_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wx");
+	if (!f) {
+		fprintf(stderr, "portald plugin new: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fputs(text, f);
+	fclose(f);
+	return 0;
+}
+
+static int plug_cmd_new(const conf *cf, const char *id)
+{
+	for (const char *s = id; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_') || !islower((unsigned char)id[0]) ||
+		    strlen(id) > PLUG_MAX_ID) {
+			fprintf(stderr, "portald plugin new: the id must be lower case letters, digits and _ (at most %d)\n",
+			        PLUG_MAX_ID);
+			return 2;
+		}
+	char dir[PATH_MAX], p[PATH_MAX + 64], buf1[8192];
+	snprintf(dir, sizeof dir, "%s/%s", cf->plugin_dir, id);
+	if (mkdir(dir, 0755) != 0) {
+		fprintf(stderr, "portald plugin new: %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	const char *subs[] = {"templates", "migrations", "tests"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
+		mkdir(p, 0755);
+	}
+	snprintf(buf1, sizeof buf1,
+	         "-- %s: a new plugin. Read docs/plugins.md; run its tests with\n"
+	         "--   scripts/portal cli plugin test plugins/%s\n"
+	         "local portal = portal\n"
+	         "\n"
+	         "return {\n"
+	         "  id = \"%s\",\n"
+	         "  version = \"0.1.0\",\n"
+	         "  api_version = 1,\n"
+	         "  title = { zh = \"%s\", en = \"%s\" },\n"
+	         "  requires = { core = \">=0.1\" },\n"
+	         "\n"
+	         "  -- one table of our own: p_%s_notes in the database\n"
+	         "  tables = { notes = { columns = { \"name\", \"phone\", \"text\", \"created_at\" } } },\n"
+	         "\n"
+	         "  forms = {\n"
+	         "    note = { fields = {\n"
+	         "      { name = \"name\", type = \"text\", label = \"姓名\", required = true, max = 50 },\n"
+	         "      { name = \"phone\", type = \"phone\", label = \"手机号\", required = true },\n"
+	         "      { name = \"text\", type = \"textarea\", label = \"留言\", required = true, max = 500 },\n"
+	         "    } },\n"
+	         "  },\n"
+	         "\n"
+	         "  routes = {\n"
+	         "    -- the public page with the form\n"
+	         "    { method = \"GET\", path = \"/\", handler = function(req)\n"
+	         "        return { template = \"%s_index\", data = { title = \"留言\", fields = portal.form.view(\"note\") } }\n"
+	         "      end },\n"
+	         "    { method = \"POST\", path = \"/\", handler = function(req)\n"
+	         "        local ok, values, errors = portal.form.validate(\"note\")\n"
+	         "        if not ok then\n"
+	         "          return { status = 422, template = \"%s_index\",\n"
+	         "                   data = { title = \"留言\", fields = portal.form.view(\"note\", values, errors) } }\n"
+	         "        end\n"
+	         "        values.created_at = portal.time.date(\"%%Y-%%m-%%d %%H:%%M:%%S\")\n"
+	         "        portal.db.insert(\"notes\", values)\n"
+	         "        return { redirect = \"/p/%s/thanks\" }\n"
+	         "      end },\n"
+	         "    { method = \"GET\", path = \"/thanks\", handler = function(req)\n"
+	         "        return { template = \"%s_thanks\", data = { title = \"谢谢\" } }\n"
+	         "      end },\n"
+	         "    -- staff only: the host checks the role before this runs\n"
+	         "    { method = \"GET\", path = \"/list\", roles = { \"staff\", \"admin\" }, api = true, handler = function(req)\n"
+	         "        return { json = portal.db.find(\"notes\", {}, { order_by = \"id desc\", limit = 50 }) }\n"
+	         "      end },\n"
+	         "  },\n"
+	         "}\n",
+	         id, id, id, id, id, id, id, id, id, id);
+	snprintf(p, sizeof p, "%s/plugin.lua", dir);
+	if (pt_write(p, buf1))
+		return 1;
+	snprintf(p, sizeof p, "%s/migrations/0001_notes.sql", dir);
+	if (pt_write(p, "CREATE TABLE IF NOT EXISTS {notes} (\n"
+	                "  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
+	                "  name VARCHAR(50) NOT NULL,\n"
+	                "  phone CHAR(11) NOT NULL,\n"
+	                "  text TEXT NOT NULL,\n"
+	                "  created_at DATETIME NOT NULL\n"
+	                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;\n"))
+		return 1;
+	snprintf(p, sizeof p, "%s/templates/%s_index.html", dir, id);
+	snprintf(buf1, sizeof buf1,
+	         "{{layout \"layout\"}}\n<h1>{{title}}</h1>\n<form method=\"post\" action=\"/p/%s\">\n"
+	         "  <input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">\n  {{> form_fields}}\n"
+	         "  <button class=\"btn\" type=\"submit\">提交</button>\n</form>\n", id);
+	if (pt_write(p, buf1))
+		return 1;
+	snprintf(p, sizeof p, "%s/templates/%s_thanks.html", dir, id);
+	if (pt_write(p, "{{layout \"layout\"}}\n<h1>{{title}}</h1>\n<p>我们已收到您的留言。</p>\n"))
+		return 1;
+	snprintf(p, sizeof p, "%s/tests/notes_test.lua", dir);
+	snprintf(buf1, sizeof buf1,
+	         "-- Runs inside the real sandbox: scripts/portal cli plugin test plugins/%s\n"
+	         "T.test(\"a resident leaves a note and staff see it\", function()\n"
+	         "  local r = T.request{ method = \"POST\", path = \"/\",\n"
+	         "                       form = { name = \"张三\", phone = \"13812345678\", text = \"你好\" } }\n"
+	         "  T.eq(r.status, 303, \"redirected to the thanks page\")\n"
+	         "  local list = T.request{ path = \"/list\", api = true, user = { roles = { \"staff\" } } }\n"
+	         "  T.eq(list.status, 200)\n"
+	         "  T.eq(list.json[1].name, \"张三\")\n"
+	         "end)\n"
+	         "\n"
+	         "T.test(\"a bad phone number is refused with a message\", function()\n"
+	         "  local r = T.request{ method = \"POST\", path = \"/\", form = { name = \"李四\", phone = \"123\", text = \"x\" } }\n"
+	         "  T.eq(r.status, 422)\n"
+	         "  T.match(r.body, \"手机号\")\n"
+	         "end)\n"
+	         "\n"
+	         "T.test(\"residents cannot read the list\", function()\n"
+	         "  T.eq(T.request{ path = \"/list\", api = true }.status, 401)\n"
+	         "end)\n", id);
+	if (pt_write(p, buf1))
+		return 1;
+	printf("created %s: plugin.lua, migrations/0001_notes.sql, templates/, tests/notes_test.lua\n"
+	       "next: portald migrate, then portald plugin test %s\n", dir, dir);
+	return 0;
+}
+
+/* ---- plugin list ---- */
+
+static int plug_cmd_list(const conf *cf)
+{
+	char err[1024];
+	db *d = db_open(cf, err, sizeof err);
+	if (!d)
+		fprintf(stderr, "portald: database unavailable (%s); statuses may be incomplete\n", err);
+	plug_set *s = plug_load(cf, d, 0, err, sizeof err);
+	json_t *all = plug_describe(s);
+	size_t i;
+	json_t *o;
+	printf("%-16s %-10s %-18s %s\n", "ID", "VERSION", "STATUS", "ROUTES / MESSAGE");
+	json_array_foreach(all, i, o) {
+		const char *msg = json_string_value(json_object_get(o, "message"));
+		printf("%-16s %-10s %-18s ", json_string_value(json_object_get(o, "id")),
+		       json_string_value(json_object_get(o, "version")), json_string_value(json_object_get(o, "status")));
+		if (msg)
+			printf("%s\n", msg);
+		else
+			printf("%zu routes, %zu hooks, %zu tables\n", json_array_size(json_object_get(o, "routes")),
+			       json_array_size(json_object_get(o, "hooks")), json_array_size(json_object_get(o, "tables")));
+	}
+	json_decref(all);
+	plug_free(s);
+	db_close(d);
+	return 0;
+}
+
+int plug_cmd(const conf *cf, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "list";
+	if (!strcmp(sub, "list"))
+		return plug_cmd_list(cf);
+	if (!strcmp(sub, "new") && argc > 2)
+		return plug_cmd_new(cf, argv[2]);
+	if (!strcmp(sub, "test") && argc > 2) {
+		int rc = 0;
+		for (int i = 2; i < argc; i++)
+			rc |= plug_cmd_test(cf, argv[i]);
+		return rc;
+	}
+	fprintf(stderr, "usage: portald plugin list | new ID | test DIR...\n");
+	return 2;
+}
