@@ -420,6 +420,12 @@ int auth_gate(req *r, unsigned roles)
 
 int auth_page(req *r, int status, const char *tpl, json_t *data)
 {
+	auth_page_data(r, data);
+	return resp_page(r, status, tpl, data);
+}
+
+void auth_page_data(req *r, json_t *data)
+{
 	auth_user *u = auth_identify(r);
 	if (u)
 		json_object_set_new(data, "me", json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:b}",
@@ -429,7 +435,6 @@ int auth_page(req *r, int status, const char *tpl, json_t *data)
 		        "workbench", (u->roles & (ROLE_ADMIN | ROLE_STAFF | ROLE_GRID | ROLE_APPROVER)) != 0,
 		        "by_token", u->token_id != 0));
 	json_object_set_new(data, "accounts_css", json_true());
-	return resp_page(r, status, tpl, data);
 }
 
 const char *auth_login_csrf(req *r)

@@ -111,6 +111,9 @@ int auth_in_grid(const req *r, const char *grid);
  * signed-in user's menu (data.me: username, display_name, csrf, is_admin,
  * workbench). data is kept by the caller. */
 int auth_page(req *r, int status, const char *tpl, json_t *data);
+/* What auth_page adds to template data (the signed-in user as "me", for the
+ * header's name, staff links and logout form); plugin pages use it too. */
+void auth_page_data(req *r, json_t *data);
 /* The login form's double-submit token: the portal_csrf cookie's value when it
  * is well formed, else a new one (and the cookie is set). */
 const char *auth_login_csrf(req *r);

@@ -73,6 +73,8 @@ static const struct conf_key conf_keys[] = {
 	K(plugin_dir, CT_STR, PORTAL_DATADIR "/plugins", 0, 0, 0, "files", "Folder of Lua plugins, one folder each."),
 	K(plugin_cpu_ms, CT_INT, "500", 10, 60000, 0, "plugins",
 	  "CPU budget in milliseconds of one plugin call (loading, a route, a hook, a job); past it the call is stopped."),
+	K(plugin_post_limit, CT_INT, "30", 0, 100000, 0, "plugins",
+	  "Submissions per minute from one client address to one plugin's public pages and APIs (POST, PUT, PATCH, DELETE without a role); 0 for no limit. Off with rate_limits = off."),
 	K(plugin_mem_mb, CT_INT, "32", 1, 4096, 0, "plugins",
 	  "Memory cap in MiB of one plugin's Lua state in one worker; a plugin that keeps hitting it is switched off."),
 	K(site_name, CT_STR, "社区服务平台", 0, 0, 0, "site",

@@ -46,6 +46,7 @@ typedef struct conf {
 	/* plugins */
 	int plugin_cpu_ms;
 	int plugin_mem_mb;
+	int plugin_post_limit;   /* per address per plugin per minute */
 	/* site */
 	char *site_name;
 	char *base_url;

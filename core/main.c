@@ -106,6 +106,9 @@ static int cmd_jobs(conf *cf, const char *every)
 	else {
 		plug_set *s = plug_load(cf, d, 0, err, sizeof err);
 		rc = plug_run_jobs(s, every) == 0 ? 0 : 1;
+		/* the "daily" and "hourly" hooks run with the jobs of that schedule */
+		if (plug_hook(s, NULL, every, NULL, NULL) != 0)
+			rc = 1;
 		plug_free(s);
 		db_q(d, a, NULL, "SELECT RELEASE_LOCK(?)", DB_TEXT(lock));
 	}

@@ -8,6 +8,7 @@
 #include "plugin_api.h"
 #include "plugin_db.h"
 #include "plugin_form.h"
+#include "ratelimit.h"
 #include "router.h"
 #include "sandbox.h"
 #include <ctype.h>
@@ -33,7 +34,7 @@ static const char *const plug_manifest_keys[] = {
 	"event_kinds", "forms", "tables", "queries", "routes", "hooks", "jobs", "strings", NULL};
 
 /* Host capabilities a plugin may ask for. */
-static const char *const plug_permissions[] = {"outbox", "audit", "events", "users.read", NULL};
+static const char *const plug_permissions[] = {"outbox", "audit", NULL};
 
 struct proute {
 	char *method, *path, *pattern;   /* path as declared, pattern with the prefix */
@@ -710,7 +711,7 @@ static int plug_read_manifest(plugin *p, lua_State *L, int m)
 			lua_rawgeti(L, -1, (lua_Integer)i);
 			int bit = lua_type(L, -1) == LUA_TSTRING ? plug_in_list(plug_permissions, lua_tostring(L, -1)) : -1;
 			if (bit < 0)
-				MERR("plugin %s: permissions[%zu]: unknown permission \"%s\" (known: outbox, audit, events, users.read)",
+				MERR("plugin %s: permissions[%zu]: unknown permission \"%s\" (known: outbox, audit)",
 				     p->id, i, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
 			p->perms |= 1u << bit;
 			lua_pop(L, 1);
@@ -855,7 +856,7 @@ plugin *plug_load_dir(const conf *cf, db *d, const char *dir, const char *id, co
 		return p;
 	}
 	lua_settop(L, 0);
-	papi_set_config(p->sb, p->config);
+	papi_set_config(p->sb, p->config, p->version);
 	/* templates: the core's, then the plugin's own (which may add or replace) */
 	p->tpl = tpl_new();
 	char tdir[PATH_MAX];
@@ -1025,20 +1026,43 @@ static void plug_error(plugin *p, const char *what, const char *err)
 		          sbx_mem_hits(p->sb));
 }
 
-/* Set the per-call context; returns the Lua state. */
-static lua_State *plug_enter(plugin *p, req *r)
+/* The per-call context, saved so that calls can nest (`plugin test` makes
+ * requests from inside a test function). */
+struct plug_frame {
+	req *r;
+	arena *a;
+	int own;
+};
+
+/* Set the per-call context; returns the Lua state. A call outside a request
+ * (a job, a hook from a command) gets an arena of its own for portal.db,
+ * unless an outer call already has one. */
+static lua_State *plug_enter(plugin *p, req *r, struct plug_frame *f)
 {
+	f->r = p->ctx.r;
+	f->a = p->ctx.a;
+	f->own = p->ctx.own_arena;
 	p->ctx.r = r;
-	p->ctx.a = r ? r->a : NULL;
+	p->ctx.own_arena = 0;
+	if (r)
+		p->ctx.a = r->a;
+	else if (!f->a) {
+		p->ctx.a = ar_new(0);
+		p->ctx.own_arena = 1;
+	}
 	return sbx_L(p->sb);
 }
 
-static void plug_leave(plugin *p)
+static void plug_leave(plugin *p, const struct plug_frame *f)
 {
-	p->ctx.r = NULL;
-	p->ctx.a = NULL;
+	if (p->ctx.own_arena)
+		ar_free(p->ctx.a);
+	p->ctx.r = f->r;
+	p->ctx.a = f->a;
+	p->ctx.own_arena = f->own;
 	p->ctx.req_gen++;
-	lua_settop(sbx_L(p->sb), 0);
+	if (!f->r && !f->a)
+		lua_settop(sbx_L(p->sb), 0);    /* outermost call: nothing of it stays */
 }
 
 /* The request as the plugin sees it: a read-only table of plain data. */
@@ -1190,6 +1214,24 @@ static int plug_respond(plugin *p, req *r, lua_State *L)
 	return resp_error(r, 500, NULL, NULL, NULL);
 }
 
+/* Residents' submissions to a plugin (public routes that change something)
+ * are limited per client address and plugin, in MariaDB so every worker and
+ * machine counts together. 1 when the request was refused (429 set). */
+static int plug_rate_limited(req *r, plugin *p)
+{
+	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD") || !r->cf->rate_limits || !r->db ||
+	    r->cf->plugin_post_limit <= 0)
+		return 0;
+	char bucket[128];
+	snprintf(bucket, sizeof bucket, "plugin:%s:addr:%.45s", p->id, r->remote_addr);
+	int over = rl_hit(r->db, r->a, bucket, r->cf->plugin_post_limit, 60, NULL);
+	if (over != 1)
+		return 0;    /* a database error does not lock residents out */
+	resp_header(r, "Retry-After", "60");
+	resp_error(r, 429, "rate_limited", "提交太频繁，请一分钟后再试。", NULL);
+	return 1;
+}
+
 int plug_dispatch(plug_set *s, req *r)
 {
 	const char *path = r->path;
@@ -1234,11 +1276,15 @@ int plug_dispatch(plug_set *s, req *r)
 		return 1;
 	if (!pr->roles && papi_anon_csrf_check(r) != 0)
 		return 1;
+	if (!pr->roles && plug_rate_limited(r, p))
+		return 1;
 	if (pr->scope && !auth_in_grid(r, rt_param(&r->params, "grid"))) {
 		resp_error(r, 403, "out_of_scope", "这不是您负责的网格，无法查看。", NULL);
 		return 1;
 	}
-	lua_State *L = plug_enter(p, r);
+	struct plug_frame fr;
+	lua_State *L = plug_enter(p, r, &fr);
+	int base = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, pr->ref);
 	plug_push_request(L, r);
 	char err[4096];
@@ -1247,7 +1293,8 @@ int plug_dispatch(plug_set *s, req *r)
 		resp_error(r, 500, NULL, NULL, NULL);
 	} else
 		plug_respond(p, r, L);
-	plug_leave(p);
+	lua_settop(L, base);
+	plug_leave(p, &fr);
 	return 1;
 }
 
@@ -1308,7 +1355,9 @@ int plug_hook(plug_set *s, req *r, const char *name, json_t *payload, json_t **r
 		*results = json_array();
 	for (size_t i = 0; i < n; i++) {
 		plugin *p = order[i];
-		lua_State *L = plug_enter(p, r);
+		struct plug_frame fr;
+		lua_State *L = plug_enter(p, r, &fr);
+		int base = lua_gettop(L);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, hooks[i]->ref);
 		if (payload)
 			lj_push(L, payload);
@@ -1326,7 +1375,8 @@ int plug_hook(plug_set *s, req *r, const char *name, json_t *payload, json_t **r
 			else
 				plug_error(p, name, err);
 		}
-		plug_leave(p);
+		lua_settop(L, base);
+		plug_leave(p, &fr);
 	}
 	free(order);
 	free(hooks);
@@ -1404,7 +1454,9 @@ int plug_run_jobs(plug_set *s, const char *every)
 		for (size_t j = 0; j < p->njobs; j++) {
 			if (strcmp(p->jobs[j].every, every) != 0)
 				continue;
-			lua_State *L = plug_enter(p, NULL);
+			struct plug_frame fr;
+			lua_State *L = plug_enter(p, NULL, &fr);
+			int base = lua_gettop(L);
 			lua_rawgeti(L, LUA_REGISTRYINDEX, p->jobs[j].ref);
 			char err[4096];
 			if (sbx_call(p->sb, 0, 0, err, sizeof err) != 0) {
@@ -1412,7 +1464,8 @@ int plug_run_jobs(plug_set *s, const char *every)
 				rc = -1;
 			} else
 				log_info("plugin job done", "plugin=%s job=%s", p->id, p->jobs[j].name);
-			plug_leave(p);
+			lua_settop(L, base);
+			plug_leave(p, &fr);
 		}
 	}
 	return rc;

@@ -46,6 +46,7 @@ typedef struct plug_ctx {
 	req *r;                       /* current request or NULL (load, jobs, tests) */
 	unsigned long req_gen;        /* bumped after each response: stale handles fail */
 	arena *a;                     /* allocations for the current call */
+	int own_arena;                /* a was made for a call outside a request */
 	plug_table *tables;
 	size_t ntables;
 	const char *table_prefix;     /* "p_<id>_" normally; a throwaway prefix under `plugin test` */

@@ -251,6 +251,8 @@ static int papi_outbox_queue(lua_State *L)
 static int papi_audit(lua_State *L)
 {
 	plug_ctx *pc = papi_ctx(L);
+	if (!plug_permitted(pc->p, "audit"))
+		return luaL_error(L, "portal.audit: the plugin did not ask for the \"audit\" permission");
 	const char *action = luaL_checkstring(L, 1);
 	const char *otype = luaL_optstring(L, 2, "");
 	const char *oid = luaL_optstring(L, 3, "");
@@ -512,18 +514,30 @@ void papi_install(sbx *sb, plugin *p)
 	(void)p;
 }
 
-void papi_set_config(sbx *sb, json_t *config)
+void papi_set_config(sbx *sb, json_t *config, const char *version)
 {
+	/* filled in place: a plugin that kept `local cfg = portal.config` while
+	 * its file ran sees the values too */
 	lua_State *L = sbx_L(sb);
 	lua_getfield(L, LUA_REGISTRYINDEX, "papi.portal");
-	lj_push(L, config);
-	lua_setfield(L, -2, "config");
+	lua_getfield(L, -1, "plugin");
+	lua_pushstring(L, version);
+	lua_setfield(L, -2, "version");
 	lua_pop(L, 1);
+	lua_getfield(L, -1, "config");
+	const char *k;
+	json_t *v;
+	json_object_foreach(config, k, v) {
+		lj_push(L, v);
+		lua_setfield(L, -2, k);
+	}
+	lua_pop(L, 2);
 }
 
 void papi_page_data(plugin *p, req *r, json_t *data)
 {
 	json_object_set_new(data, "csrf", json_string(papi_csrf_token(r)));
+	auth_page_data(r, data);
 	auth_user *u = auth_identify(r);
 	if (u)
 		json_object_set_new(data, "user", json_pack("{s:s, s:s}", "username", u->username, "display_name",

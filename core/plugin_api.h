@@ -22,8 +22,9 @@
 
 /* Put `portal` into the sandbox environment of p. */
 void papi_install(sbx *sb, plugin *p);
-/* Make config (the plugin's settings) portal.config, read-only. */
-void papi_set_config(sbx *sb, json_t *config);
+/* After the manifest: fill portal.config (the plugin's settings) and
+ * portal.plugin.version. */
+void papi_set_config(sbx *sb, json_t *config, const char *version);
 /* Add what every plugin page needs to template data: csrf, user, plugin. */
 void papi_page_data(plugin *p, req *r, json_t *data);
 /* CSRF for plugin routes that need no role: state-changing browser requests

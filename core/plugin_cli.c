@@ -350,6 +350,9 @@ static int pt_run_file(struct ptest *t, sbx *sb, const char *rel, int *n, int *f
 		return 0;
 	}
 	size_t count = lua_rawlen(L, tests);
+	/* test bodies may use portal.db directly (to seed or check data) */
+	plug_ctx *pc = plug_ctx_for(t->p);
+	pc->a = t->a;
 	for (size_t i = 1; i <= count; i++) {
 		lua_rawgeti(L, tests, (lua_Integer)i);
 		lua_getfield(L, -1, "name");
@@ -366,7 +369,7 @@ static int pt_run_file(struct ptest *t, sbx *sb, const char *rel, int *n, int *f
 		fflush(stdout);
 		lua_settop(L, tests);
 	}
-	(void)t;
+	pc->a = NULL;
 	return 0;
 }
 
@@ -385,6 +388,7 @@ static int plug_cmd_test(const conf *cf_in, const char *dir)
 	const char *id = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	conf cf = *cf_in;              /* shallow: only numbers change below */
 	cf.plugin_cpu_ms = cf.plugin_cpu_ms < 10000 ? 10000 : cf.plugin_cpu_ms;  /* a whole test shares one budget */
+	cf.rate_limits = 0;            /* tests post far more than a resident would */
 	if (cf.migrate_user && *cf.migrate_user) {
 		cf.db_user = cf.migrate_user;
 		cf.db_password = cf.migrate_password;

@@ -225,24 +225,28 @@ static int sbx_setmetatable(lua_State *L)
 	return 1;
 }
 
-/* print() goes to the log, tagged with the plugin, never to stdout. */
+/* print() goes to the log, tagged with the plugin, never to stdout. The text
+ * is built in a C buffer (at most 2000 bytes), so the Lua stack stays as the
+ * caller left it. */
 static int sbx_print(lua_State *L)
 {
 	sbx *s = sbx_of(L);
-	luaL_Buffer b;
-	luaL_buffinit(L, &b);
+	char text[2001], q[2100];
+	size_t o = 0;
 	int n = lua_gettop(L);
-	for (int i = 1; i <= n; i++) {
+	for (int i = 1; i <= n && o < sizeof text - 1; i++) {
 		size_t l;
 		const char *v = luaL_tolstring(L, i, &l);
 		if (i > 1)
-			luaL_addchar(&b, '\t');
-		luaL_addlstring(&b, v, l > 2000 ? 2000 : l);
+			text[o++] = '\t';
+		if (l > sizeof text - 1 - o)
+			l = sizeof text - 1 - o;
+		memcpy(text + o, v, l);
+		o += l;
 		lua_pop(L, 1);
 	}
-	luaL_pushresult(&b);
-	char q[2100];
-	log_info("plugin print", "plugin=%s text=%s", s->name, log_quote(q, sizeof q, lua_tostring(L, -1)));
+	text[o] = 0;
+	log_info("plugin print", "plugin=%s text=%s", s->name, log_quote(q, sizeof q, text));
 	return 0;
 }
 
