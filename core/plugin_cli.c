@@ -6,6 +6,7 @@
  * applied under a unique prefix and every such table is dropped at the end.
  * It connects as migrate_user, since it creates tables. Output is TAP. */
 #include "auth.h"
+#include "html.h"
 #include "log.h"
 #include "luajson.h"
 #include "plugin.h"
@@ -67,21 +68,6 @@ static long pt_read(void *ctx, char *p, size_t n)
 	return (long)n;
 }
 
-static void pt_pct(buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (size_t j = 0; j < n; j++) {
-		unsigned char c = (unsigned char)s[j];
-		if (isalnum(c) || strchr("-._~", c))
-			buf_addc(b, (char)c);
-		else {
-			buf_addc(b, '%');
-			buf_addc(b, hex[c >> 4]);
-			buf_addc(b, hex[c & 15]);
-		}
-	}
-}
-
 /* One key=value pair; the value at the top of the stack (string, number, boolean). */
 static void pt_pair(lua_State *L, buf *b, const char *k)
 {
@@ -95,9 +81,9 @@ static void pt_pair(lua_State *L, buf *b, const char *k)
 		return;
 	if (b->len)
 		buf_addc(b, '&');
-	pt_pct(b, k, strlen(k));
+	html_urlpart(b, k, strlen(k));
 	buf_addc(b, '=');
-	pt_pct(b, v, vl);
+	html_urlpart(b, v, vl);
 }
 
 /* The table at idx as urlencoded pairs; a list value repeats its key. */
