@@ -51,6 +51,8 @@ typedef struct conf {
 	char *site_name;
 	char *base_url;
 	int rate_limits;         /* 1 = on (registration, lookup; login limits always apply) */
+	int register_limit_per_hour; /* event registrations per client address per hour */
+	int lookup_limit_per_hour;   /* registration lookups/cancels per client address per hour */
 	/* accounts */
 	int session_idle_minutes;
 	int session_max_hours;

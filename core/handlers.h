@@ -51,4 +51,49 @@ int h_admin_plugins_reload(req *r);
 int h_admin_plugin_enable(req *r);
 int h_admin_plugin_disable(req *r);
 
+/* h_events.c: the event pages (residents: list, event + form, confirmation,
+ * QR image, lookup/cancel; staff: events, edit, registrations, check-in,
+ * sign-in sheet, CSV) */
+int h_ev_list(req *r);                   /* GET /events */
+int h_ev_ical(req *r);                   /* GET /events.ics */
+int h_ev_page(req *r);                   /* GET /events/{id} */
+int h_ev_register(req *r);               /* POST /events/{id}/register */
+int h_ev_done(req *r);                   /* GET /r/{code} */
+int h_ev_cancel_reg(req *r);             /* POST /r/{code}/cancel */
+int h_ev_qr(req *r);                     /* GET /qr/{file} (CODE.svg) */
+int h_ev_lookup_form(req *r);            /* GET /lookup */
+int h_ev_lookup(req *r);                 /* POST /lookup */
+int h_ev_staff_list(req *r);             /* GET /staff/events */
+int h_ev_staff_new_form(req *r);         /* GET /staff/events/new */
+int h_ev_staff_create(req *r);           /* POST /staff/events/new */
+int h_ev_staff_edit_form(req *r);        /* GET /staff/events/{id}/edit */
+int h_ev_staff_update(req *r);           /* POST /staff/events/{id}/edit */
+int h_ev_staff_publish(req *r);          /* POST /staff/events/{id}/publish */
+int h_ev_staff_close(req *r);            /* POST /staff/events/{id}/close */
+int h_ev_staff_cancel(req *r);           /* POST /staff/events/{id}/cancel */
+int h_ev_staff_duplicate(req *r);        /* POST /staff/events/{id}/duplicate */
+int h_ev_staff_regs(req *r);             /* GET /staff/events/{id}/registrations */
+int h_ev_staff_walkin(req *r);           /* POST /staff/events/{id}/registrations */
+int h_ev_staff_reveal(req *r);           /* POST /staff/events/{id}/registrations/{code}/phone */
+int h_ev_staff_reg_cancel(req *r);       /* POST /staff/events/{id}/registrations/{code}/cancel */
+int h_ev_staff_csv(req *r);              /* GET /staff/events/{id}/registrations.csv */
+int h_ev_staff_checkin_page(req *r);     /* GET /staff/events/{id}/checkin */
+int h_ev_staff_checkin(req *r);          /* POST /staff/events/{id}/checkin */
+int h_ev_staff_checkin_undo(req *r);     /* POST /staff/events/{id}/checkin/undo */
+int h_ev_staff_noshows(req *r);          /* POST /staff/events/{id}/no-shows */
+int h_ev_staff_signin(req *r);           /* GET /staff/events/{id}/signin.html */
+
+/* h_api_events.c: the events JSON API (docs/api.md) */
+int h_api_events(req *r);                    /* GET /api/v1/events */
+int h_api_event(req *r);                     /* GET /api/v1/events/{id} */
+int h_api_event_register(req *r);            /* POST /api/v1/events/{id}/registrations */
+int h_api_registration(req *r);              /* GET /api/v1/registrations/{code}?phone= */
+int h_api_registration_cancel(req *r);       /* DELETE /api/v1/registrations/{code}?phone= */
+int h_api_event_create(req *r);              /* POST /api/v1/events (staff) */
+int h_api_event_update(req *r);              /* PATCH /api/v1/events/{id} (staff) */
+int h_api_event_publish(req *r);             /* POST /api/v1/events/{id}/publish (staff) */
+int h_api_event_registrations(req *r);       /* GET /api/v1/events/{id}/registrations (staff) */
+int h_api_event_registrations_csv(req *r);   /* GET /api/v1/events/{id}/registrations.csv (staff) */
+int h_api_registration_checkin(req *r);      /* POST /api/v1/registrations/{code}/checkin (staff) */
+
 #endif

@@ -5,6 +5,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "migrate.h"
+#include "outbox.h"
 #include "plugin.h"
 #include "server.h"
 #include "tmpl.h"
@@ -104,8 +105,11 @@ static int cmd_jobs(conf *cf, const char *every)
 	if (!got)
 		fprintf(stderr, "portald jobs run: %s jobs are already running elsewhere\n", every);
 	else {
+		/* the core's own jobs first: reminders, outbox, no-shows, retention */
+		rc = outbox_jobs(d, a, every) == 0 ? 0 : 1;
 		plug_set *s = plug_load(cf, d, 0, err, sizeof err);
-		rc = plug_run_jobs(s, every) == 0 ? 0 : 1;
+		if (plug_run_jobs(s, every) != 0)
+			rc = 1;
 		/* the "daily" and "hourly" hooks run with the jobs of that schedule */
 		if (plug_hook(s, NULL, every, NULL, NULL) != 0)
 			rc = 1;

@@ -8,6 +8,7 @@ TEST_SUITES=(
 	"unit         db     suite_make_check"
 	"plugins      stack  suite_plugins"
 	"integration  stack  suite_node tests/integration"
+	"browser      stack  suite_node tests/browser"
 	"shutdown     stack  suite_shutdown"
 	"distcheck    db     suite_distcheck"
 )
@@ -193,6 +194,16 @@ suite_node() {
 		say "no tests in $dir"
 		SUITE_FAIL=1
 		return
+	fi
+	# Tests that import packages (the browser tests: playwright-core) need node_modules from
+	# package-lock.json; installed once, never updated behind the lock file's back.
+	if grep -lq "from 'playwright-core'" "${files[@]}" && [ ! -d "$REPO/node_modules/playwright-core" ]; then
+		step "npm ci (playwright-core for $dir)"
+		if ! (cd "$REPO" && npm ci --no-audit --no-fund </dev/null >"$LOG/npm-ci.log" 2>&1); then
+			say "npm ci failed: $LOG/npm-ci.log"
+			SUITE_FAIL=1
+			return
+		fi
 	fi
 	PORTAL_URL=$URL PORTAL_VAR=$INST PORTAL_BIN=$BIN PORTAL_PID_FILE=$PORTALD_PID \
 		PORTAL_CONF="$REPO/conf/portal.conf:$CONF_FILE" \

@@ -1,0 +1,171 @@
+// register_checkin.test.mjs - real Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core): a resident registers on a phone-sized screen and sees the code; a staff
+// member logs in and checks them in on the door page. Screenshots of the main pages go to
+// $PORTAL_VAR/screenshots (var/test/screenshots under `scripts/portal test`).
+// Environment: as tests/integration (PORTAL_URL, PORTAL_VAR, PORTAL_BIN, PORTAL_CONF).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { BASE } from '../integration/lib.mjs';
+import { addUser, signedIn, sql, sqlValue, uniq, VAR } from '../integration/accounts-lib.mjs';
+
+const SHOTS = path.join(VAR, 'screenshots');
+const PHONE_VIEWPORT = { width: 390, height: 844 };
+
+let browser;
+let eventId;
+let code;
+const staff = addUser('evbrowser', ['staff'], { displayName: '门口的工作人员' });
+const title = `血压血糖免费检测 ${uniq('b')}`;
+const residentPhone = `138${String(crypto.randomInt(0, 1e8)).padStart(8, '0')}`;
+
+// Datetime-local text n days from now at hh:mm (China time).
+function local(days, hhmm) {
+	const d = new Date(Date.now() + 8 * 3600e3 + days * 86400e3);
+	return `${d.toISOString().slice(0, 10)}T${hhmm}`;
+}
+
+// Lists grow with every run against a long-lived stack: those are taken one screen high.
+async function shot(page, name, { fullPage = true } = {}) {
+	const file = path.join(SHOTS, `${name}.png`);
+	await page.screenshot({ path: file, fullPage });
+	assert.ok(fs.statSync(file).size > 1000, `${file} was written`);
+}
+
+// A phone-sized page of its own (cookies not shared with other contexts).
+async function phonePage() {
+	const ctx = await browser.newContext({
+		viewport: PHONE_VIEWPORT, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
+	});
+	return ctx.newPage();
+}
+
+before(async () => {
+	fs.mkdirSync(SHOTS, { recursive: true });
+	// Chromium speaks from 127.0.0.1, which earlier suites' registrations and lookups may
+	// have counted against the per-address limits: start this resident with a clean slate.
+	sql("DELETE FROM rate_limits WHERE bucket IN ('register:addr:127.0.0.1', 'lookup:addr:127.0.0.1')");
+	browser = await chromium.launch({
+		executablePath: '/usr/bin/chromium',
+		headless: true,
+		args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+			'--disable-sync', '--no-first-run'],
+	});
+	// the event, made and published on the staff pages over plain HTTP
+	const sb = await signedIn(staff);
+	const form = await sb.get('/staff/events/new');
+	const csrf = /name="csrf" value="([^"]*)"/.exec(form.body)[1];
+	const r = await sb.post('/staff/events/new', {
+		csrf, kind: 'general', title, location: '社区卫生服务站（5号楼一楼）', starts_at: local(7, '08:30'),
+		ends_at: local(7, '11:30'), capacity: '30', waitlist: '1', description: '空腹来，带上医保卡。', publish: '1',
+	});
+	assert.equal(r.status, 303, r.body.slice(0, 300));
+	eventId = Number(sqlValue(`SELECT id FROM events WHERE title = '${title}'`));
+	assert.ok(eventId > 0);
+});
+
+after(async () => {
+	await browser?.close();
+});
+
+test('a resident registers on a phone-sized screen and sees the code', async () => {
+	const page = await phonePage();
+	await page.goto(`${BASE}/events`);
+	await shot(page, '01-events-list', { fullPage: false });
+	await page.getByRole('link', { name: new RegExp(title) }).click();
+	await page.waitForURL(`${BASE}/events/${eventId}`);
+	assert.equal(await page.locator('h1').textContent(), title);
+	await shot(page, '02-event-form');
+	// the page fits the phone: nothing wider than the screen
+	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+	assert.ok(wide <= PHONE_VIEWPORT.width, `page width ${wide}`);
+
+	// a mistake first: the message sits next to the field and the name is kept
+	await page.getByLabel('参加人姓名').fill('李秀英');
+	await page.getByLabel('手机号').fill('1234');
+	await page.getByRole('button', { name: '提交报名' }).click();
+	await page.locator('#phone-error').waitFor();
+	assert.equal(await page.getByLabel('参加人姓名').inputValue(), '李秀英');
+	await shot(page, '03-event-form-error');
+
+	await page.getByLabel('手机号').fill(residentPhone);
+	await page.getByLabel('替谁报名（自己报名不用填）').fill('母亲');
+	await page.getByRole('button', { name: '提交报名' }).click();
+	await page.waitForURL(/\/r\/[23456789A-HJ-NP-Z]{6}\?new=1$/);
+	code = (await page.locator('#code').textContent()).trim();
+	assert.match(code, /^[23456789A-HJ-NP-Z]{6}$/);
+	assert.equal(sqlValue(`SELECT code FROM registrations WHERE event_id = ${eventId} AND phone = '${residentPhone}'`), code);
+	assert.match(await page.locator('.ev-status').textContent(), /已报名/);
+	// the QR image loaded (an SVG the browser could decode)
+	const qrOk = await page.locator('.ev-qr img').evaluate((img) => img.complete && img.naturalWidth > 0);
+	assert.ok(qrOk, 'the QR code image is shown');
+	// large enough to read: the code's font is bigger than the body text
+	const sizes = await page.evaluate(() => [
+		parseFloat(getComputedStyle(document.getElementById('code')).fontSize),
+		parseFloat(getComputedStyle(document.body).fontSize)]);
+	assert.ok(sizes[0] >= 2 * sizes[1], `code font ${sizes[0]}px vs body ${sizes[1]}px`);
+	await shot(page, '04-confirmation');
+
+	// the lookup page with code + phone
+	await page.goto(`${BASE}/lookup?code=${code}`);
+	await page.getByLabel('手机号').fill(residentPhone);
+	await page.getByRole('button', { name: '查询' }).click();
+	await page.locator('.ev-reg').waitFor();
+	assert.match(await page.locator('.ev-reg').textContent(), /已报名/);
+	await shot(page, '05-lookup');
+	await page.context().close();
+});
+
+test('a staff member logs in and checks the resident in on the door page', async () => {
+	assert.ok(code, 'the first test registered someone');
+	const page = await phonePage();
+	await page.goto(`${BASE}/staff/events/${eventId}/checkin`);
+	await page.waitForURL(/\/login\?next=/);
+	await page.getByLabel('用户名').fill(staff.username);
+	await page.getByLabel('密码').fill(staff.password);
+	await page.getByRole('button', { name: '登录' }).click();
+	await page.waitForURL(`${BASE}/staff/events/${eventId}/checkin`);
+	await shot(page, '06-door-page');
+
+	await page.getByLabel('报名码、手机尾号或姓名').fill(code.toLowerCase());
+	await page.getByRole('button', { name: '查找' }).click();
+	const pick = page.locator(`#pick-${code}`);
+	await pick.waitFor();
+	assert.ok(await pick.isChecked(), 'a single result is ticked already');
+	await shot(page, '07-door-found');
+	await page.getByRole('button', { name: '签到所选的人' }).click();
+	await page.locator('.notice-ok').waitFor();
+	assert.match(await page.locator('.notice-ok').textContent(), /已签到 1 人/);
+	assert.notEqual(sqlValue(`SELECT IFNULL(checked_in_at, 'none') FROM registrations WHERE code = '${code}'`), 'none');
+	await shot(page, '08-door-checked-in');
+
+	// undo, then check in again by the phone's last four digits
+	await page.getByRole('button', { name: /^撤销 .* 的签到$/ }).click();
+	await page.locator('.notice-ok').waitFor();
+	assert.match(await page.locator('.notice-ok').textContent(), /已撤销签到 1 人/);
+	assert.equal(sqlValue(`SELECT IFNULL(checked_in_at, 'none') FROM registrations WHERE code = '${code}'`), 'none');
+	await page.getByLabel('报名码、手机尾号或姓名').fill(residentPhone.slice(-4));
+	await page.getByRole('button', { name: '查找' }).click();
+	await page.locator(`#pick-${code}`).check();
+	await page.getByRole('button', { name: '签到所选的人' }).click();
+	await page.locator('.notice-ok').waitFor();
+	assert.notEqual(sqlValue(`SELECT IFNULL(checked_in_at, 'none') FROM registrations WHERE code = '${code}'`), 'none');
+
+	await page.goto(`${BASE}/staff/events`);
+	assert.match(await page.locator('main').textContent(), new RegExp(title));
+	await shot(page, '09-staff-events', { fullPage: false });
+	await page.goto(`${BASE}/staff/events/${eventId}/edit`);
+	assert.equal(await page.getByLabel('活动名称').inputValue(), title);
+	await shot(page, '10-staff-event-edit');
+	await page.goto(`${BASE}/staff/events/${eventId}/registrations`);
+	assert.match(await page.locator('.ev-regs').textContent(), new RegExp(code));
+	await shot(page, '11-registrations');
+	await page.goto(`${BASE}/staff/events/${eventId}/signin.html`);
+	await page.emulateMedia({ media: 'print' });
+	await shot(page, '12-signin-sheet-print');
+	assert.ok(!(await page.content()).includes(residentPhone), 'the sheet masks the phone');
+	await page.context().close();
+});
