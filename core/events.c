@@ -670,10 +670,15 @@ static int ev_status_tx(db *d, void *vp)
 	                 "event", ar_printf(r->a, "%lld", c->id), json_pack("{s:s, s:s}", "from", from, "to", c->to));
 }
 
+static void ev_notify(req *r, const char *hook, json_t *payload);
+
 static int ev_set_status(req *r, long long id, const char *to)
 {
 	struct ev_status_ctx c = {r, id, to, EV_OK};
 	int rc = db_tx(r->db, ev_status_tx, &c);
+	if (rc == 0 && c.rc == EV_OK && (!strcmp(to, "published") || !strcmp(to, "cancelled")))
+		ev_notify(r, !strcmp(to, "published") ? "event.published" : "event.cancelled",
+		          json_pack("{s:I}", "event_id", (json_int_t)id));
 	if (rc == 0 || c.rc != EV_OK)
 		return c.rc;
 	log_err("event status change failed", "error=\"%s\"", db_errmsg(r->db));
@@ -878,6 +883,47 @@ static void ev_fill_answers(const pform *f, json_t *jin, const ev_reg_input *in)
 	json_decref(sc);
 }
 
+/* ---------------------------------------------------------------- plugin hooks */
+
+/* Tell the plugins that something happened (after the transaction committed:
+ * a hook's failure is logged with the plugin's id and never undoes it). */
+static void ev_notify(req *r, const char *hook, json_t *payload)
+{
+	if (r->plugins)
+		plug_hook(r->plugins, r, hook, payload, NULL);
+	json_decref(payload);
+}
+
+/* registration.validate: each plugin may refuse a registration with its own
+ * rule (eligibility of its event kinds). A hook returns nil to accept, a
+ * message, or a table field -> message. Their answers become field errors;
+ * a hook that fails refuses the registration (fail closed: a rule that cannot
+ * be checked is not waived). Returns 0, or EV_DB when a hook failed. */
+static int ev_hook_validate(req *r, json_t *payload, json_t *fields, json_t *codes)
+{
+	json_t *results = NULL;
+	int rc = r->plugins ? plug_hook(r->plugins, r, "registration.validate", payload, &results) : 0;
+	json_decref(payload);
+	size_t i;
+	json_t *res;
+	json_array_foreach(results, i, res) {
+		json_t *v = json_object_get(res, "result");
+		if (json_is_string(v)) {
+			json_object_set(fields, "_form", v);
+			json_object_set_new(codes, "_form", json_string("not_eligible"));
+		} else if (json_is_object(v)) {
+			const char *k;
+			json_t *m;
+			json_object_foreach(v, k, m) if (json_is_string(m)) {
+				json_object_set(fields, k, m);
+				json_object_set_new(codes, k, json_string("not_eligible"));
+			}
+		}
+	}
+	json_decref(results);
+	return rc == 0 ? 0 : EV_DB;
+}
+
 int ev_register(req *r, long long event_id, const ev_reg_input *in, long long registered_by, ev_reg_result *out)
 {
 	memset(out, 0, sizeof *out);
@@ -947,6 +993,21 @@ int ev_register(req *r, long long event_id, const ev_reg_input *in, long long re
 		json_object_set_new(fields, "answers", json_string("此类活动没有附加问题"));
 		json_object_set_new(codes, "answers", json_string("unknown_field"));
 	}
+	/* the kind's own rules (plugins' registration.validate), once the input is well-formed */
+	if (json_object_size(fields) == 0) {
+		json_t *ans = answers ? json_loads(answers, 0, NULL) : NULL;
+		int hrc = ev_hook_validate(r, json_pack("{s:I, s:s, s:s, s:o, s:I}", "event_id", (json_int_t)event_id,
+		                                        "kind", db_cell(ev, 0, "kind"), "name", vn.s,
+		                                        "answers", ans ? ans : json_object(), "slot_id",
+		                                        (json_int_t)in->slot_id),
+		                           fields, codes);
+		if (hrc != 0) {
+			json_decref(fields);
+			json_decref(codes);
+			free(answers);
+			return hrc;
+		}
+	}
 	if (json_object_size(fields)) {
 		out->fields = fields;
 		out->field_codes = codes;
@@ -955,13 +1016,18 @@ int ev_register(req *r, long long event_id, const ev_reg_input *in, long long re
 	}
 	json_decref(fields);
 	json_decref(codes);
+	const char *kind = ar_strdup(r->a, db_cell(ev, 0, "kind"));
 	struct ev_reg_ctx c = {r, event_id, in->slot_id, registered_by, vn.s, vp.s,
 	                       answers ? ar_strdup(r->a, answers) : NULL, vr.present ? vr.s : NULL, in->consent, out,
 	                       EV_OK};
 	free(answers);
 	int rc = db_tx(r->db, ev_register_tx, &c);
-	if (rc == 0)
+	if (rc == 0) {
+		ev_notify(r, "registration.after_save",
+		          json_pack("{s:I, s:s, s:s, s:s}", "event_id", (json_int_t)event_id, "kind", kind, "code",
+		                    out->code, "status", out->status ? out->status : "confirmed"));
 		return EV_OK;
+	}
 	if (c.rc != EV_OK)
 		return c.rc;
 	log_err("registration failed", "event=%lld error=\"%s\"", event_id, db_errmsg(r->db));
@@ -1148,8 +1214,12 @@ int ev_cancel_registration(req *r, const char *code, const char *phone, const ch
 	int rc = db_tx(r->db, ev_cancel_tx, &c);
 	if (promoted)
 		*promoted = rc == 0 ? c.promoted : NULL;
-	if (rc == 0)
+	if (rc == 0) {
+		ev_notify(r, "registration.cancelled", json_pack("{s:s}", "code", cd));
+		if (c.promoted)
+			ev_notify(r, "registration.promoted", json_pack("{s:s}", "code", c.promoted));
 		return EV_OK;
+	}
 	if (c.rc != EV_OK)
 		return c.rc;
 	log_err("registration cancel failed", "error=\"%s\"", db_errmsg(r->db));
@@ -1203,8 +1273,10 @@ int ev_checkin(req *r, const char *code, int undo)
 		return EV_NOT_FOUND;
 	struct ev_checkin_ctx c = {r, cd, undo, EV_OK};
 	int rc = db_tx(r->db, ev_checkin_tx, &c);
-	if (rc == 0)
+	if (rc == 0) {
+		ev_notify(r, "checkin", json_pack("{s:s, s:b}", "code", cd, "undo", undo));
 		return EV_OK;
+	}
 	if (c.rc != EV_OK)
 		return c.rc;
 	log_err("check-in failed", "error=\"%s\"", db_errmsg(r->db));

@@ -118,10 +118,24 @@ static void plug_fail(plugin *p, enum plug_status st, const char *fmt, ...)
 
 plug_ctx *plug_ctx_of(lua_State *L)
 {
-	lua_getfield(L, LUA_REGISTRYINDEX, "plug.ctx");
+	lua_getfield(L, LUA_REGISTRYINDEX, "plug.ctx");  /* host-owned: plain get */
 	plug_ctx *pc = lua_touserdata(L, -1);
 	lua_pop(L, 1);
 	return pc;
+}
+
+/* Read field k of the table at idx without running any metamethod: tables a
+ * plugin hands to the host (its manifest, a route's answer) are read outside
+ * the sandbox's protected calls, where a plugin's __index must never run. */
+static int plug_field(lua_State *L, int idx, const char *k)
+{
+	idx = lua_absindex(L, idx);
+	if (!lua_istable(L, idx)) {
+		lua_pushnil(L);
+		return LUA_TNIL;
+	}
+	lua_pushstring(L, k);
+	return lua_rawget(L, idx);
 }
 
 static int plug_valid_id(const char *s)
@@ -213,7 +227,7 @@ static int plug_text(lua_State *L, int idx, char **zh, char **en)
 	}
 	if (lua_type(L, idx) != LUA_TTABLE)
 		return -1;
-	lua_getfield(L, idx, "zh");
+	plug_field(L, idx, "zh");
 	if (lua_type(L, -1) != LUA_TSTRING) {
 		lua_pop(L, 1);
 		return -1;
@@ -221,7 +235,7 @@ static int plug_text(lua_State *L, int idx, char **zh, char **en)
 	*zh = xstrdup(lua_tostring(L, -1));
 	lua_pop(L, 1);
 	if (en) {
-		lua_getfield(L, idx, "en");
+		plug_field(L, idx, "en");
 		*en = lua_type(L, -1) == LUA_TSTRING ? xstrdup(lua_tostring(L, -1)) : NULL;
 		lua_pop(L, 1);
 	}
@@ -304,7 +318,7 @@ static int plug_read_tables(plugin *p, lua_State *L, int idx)
 		char real[128];
 		snprintf(real, sizeof real, "%s%s", p->ctx.table_prefix, name);
 		t->real = xstrdup(real);
-		lua_getfield(L, -1, "columns");
+		plug_field(L, -1, "columns");
 		if (!lua_istable(L, -1)) {
 			lua_pop(L, 3);
 			MERR("plugin %s: tables.%s.columns: expected a list of column names", p->id, name);
@@ -356,30 +370,30 @@ static int plug_read_routes(plugin *p, lua_State *L, int idx)
 			}
 			lua_pop(L, 1);
 		}
-		lua_getfield(L, t, "method");
+		plug_field(L, t, "method");
 		const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "GET";
 		if (strcmp(m, "GET") && strcmp(m, "POST") && strcmp(m, "PUT") && strcmp(m, "PATCH") && strcmp(m, "DELETE"))
 			MERR("plugin %s: routes[%zu].method: \"%s\" is not GET, POST, PUT, PATCH or DELETE", p->id, i, m);
 		r->method = xstrdup(m);
-		lua_getfield(L, t, "path");
+		plug_field(L, t, "path");
 		if (lua_type(L, -1) != LUA_TSTRING || !plug_valid_path(lua_tostring(L, -1)))
 			MERR("plugin %s: routes[%zu].path: expected a path like \"/days/{id}\"", p->id, i);
 		r->path = xstrdup(lua_tostring(L, -1));
-		lua_getfield(L, t, "api");
+		plug_field(L, t, "api");
 		r->api = lua_toboolean(L, -1);
 		char pat[512];
 		snprintf(pat, sizeof pat, "%s/p/%s%s", r->api ? "/api" : "", p->id, strcmp(r->path, "/") ? r->path : "");
 		r->pattern = xstrdup(pat);
 		char bad[64] = "";
-		lua_getfield(L, t, "roles");
+		plug_field(L, t, "roles");
 		if (lua_isnil(L, -1)) {
 			lua_pop(L, 1);
-			lua_getfield(L, t, "role");
+			plug_field(L, t, "role");
 		}
 		r->roles = plug_roles(L, -1, bad, sizeof bad);
 		if (*bad)
 			MERR("plugin %s: routes[%zu] (%s): unknown role \"%s\"", p->id, i, r->path, bad);
-		lua_getfield(L, t, "scope");
+		plug_field(L, t, "scope");
 		if (!lua_isnil(L, -1)) {
 			if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "grid") != 0)
 				MERR("plugin %s: routes[%zu].scope: only \"grid\" is known", p->id, i);
@@ -387,7 +401,7 @@ static int plug_read_routes(plugin *p, lua_State *L, int idx)
 				MERR("plugin %s: routes[%zu].scope \"grid\" needs a {grid} segment in the path", p->id, i);
 			r->scope = xstrdup("grid");
 		}
-		lua_getfield(L, t, "handler");
+		plug_field(L, t, "handler");
 		if (!lua_isfunction(L, -1))
 			MERR("plugin %s: routes[%zu] (%s): handler must be a function", p->id, i, r->path);
 		r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -430,10 +444,10 @@ static int plug_add_hook(plugin *p, lua_State *L, const char *name, int fidx, in
 	h->name = xstrdup(name);
 	h->ref = LUA_NOREF;
 	if (tidx) {
-		lua_getfield(L, tidx, "before");
+		plug_field(L, tidx, "before");
 		int rc = plug_read_names(L, -1, h->before, 7);
 		lua_pop(L, 1);
-		lua_getfield(L, tidx, "after");
+		plug_field(L, tidx, "after");
 		rc |= plug_read_names(L, -1, h->after, 7);
 		lua_pop(L, 1);
 		if (rc)
@@ -460,8 +474,8 @@ static int plug_read_hooks(plugin *p, lua_State *L, int idx)
 		if (lua_type(L, -2) == LUA_TSTRING)
 			rc = plug_add_hook(p, L, lua_tostring(L, -2), v, 0);
 		else if (lua_istable(L, v)) {
-			lua_getfield(L, v, "name");
-			lua_getfield(L, v, "handler");
+			plug_field(L, v, "name");
+			plug_field(L, v, "handler");
 			const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
 			rc = plug_add_hook(p, L, name, lua_gettop(L), v);
 			lua_pop(L, 2);
@@ -487,9 +501,9 @@ static int plug_read_jobs(plugin *p, lua_State *L, int idx)
 	for (size_t i = 1; i <= n; i++) {
 		lua_rawgeti(L, idx, (lua_Integer)i);
 		int t = lua_gettop(L);
-		lua_getfield(L, t, "name");
-		lua_getfield(L, t, "every");
-		lua_getfield(L, t, "handler");
+		plug_field(L, t, "name");
+		plug_field(L, t, "every");
+		plug_field(L, t, "handler");
 		if (!lua_istable(L, t) || lua_type(L, t + 1) != LUA_TSTRING || !plug_valid_id(lua_tostring(L, t + 1)))
 			MERR("plugin %s: jobs[%zu].name: expected a name like \"reminders\"", p->id, i);
 		const char *every = lua_type(L, t + 2) == LUA_TSTRING ? lua_tostring(L, t + 2) : "";
@@ -527,8 +541,8 @@ static int plug_read_config(plugin *p, lua_State *L, int idx)
 			lua_pop(L, 2);
 			MERR("plugin %s: config.%s: expected { type = ..., default = ... }", p->id, k);
 		}
-		lua_getfield(L, v, "type");
-		lua_getfield(L, v, "default");
+		plug_field(L, v, "type");
+		plug_field(L, v, "default");
 		const char *type = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
 		int ok = (!strcmp(type, "number") && lua_isinteger(L, -1)) ||
 		         (!strcmp(type, "text") && lua_type(L, -1) == LUA_TSTRING) ||
@@ -669,26 +683,26 @@ static int plug_read_manifest(plugin *p, lua_State *L, int m)
 		}
 		lua_pop(L, 1);
 	}
-	lua_getfield(L, m, "id");
+	plug_field(L, m, "id");
 	if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), p->id) != 0)
 		MERR("plugin %s: manifest field \"id\": must be \"%s\", the folder's name", p->id, p->id);
-	lua_getfield(L, m, "version");
+	plug_field(L, m, "version");
 	long v[3];
 	if (lua_type(L, -1) != LUA_TSTRING || plug_semver(lua_tostring(L, -1), v) != 0)
 		MERR("plugin %s: manifest field \"version\": expected a version like \"1.0.0\"", p->id);
 	p->version = xstrdup(lua_tostring(L, -1));
-	lua_getfield(L, m, "api_version");
+	plug_field(L, m, "api_version");
 	if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) != PLUG_API_VERSION)
 		MERR("plugin %s: manifest field \"api_version\": this portal provides API version %d", p->id, PLUG_API_VERSION);
-	lua_getfield(L, m, "title");
+	plug_field(L, m, "title");
 	if (plug_text(L, -1, &p->title_zh, &p->title_en) != 0)
 		MERR("plugin %s: manifest field \"title\": expected {zh = \"...\", en = \"...\"}", p->id);
-	lua_getfield(L, m, "description");
+	plug_field(L, m, "description");
 	if (!lua_isnil(L, -1) && plug_text(L, -1, &p->description, NULL) != 0)
 		MERR("plugin %s: manifest field \"description\": expected a text", p->id);
 	lua_settop(L, m);
 
-	lua_getfield(L, m, "requires");
+	plug_field(L, m, "requires");
 	char err[256];
 	p->requires = lua_isnil(L, -1) ? json_object() : lj_to_json(L, -1, err, sizeof err);
 	if (!json_is_object(p->requires))
@@ -703,7 +717,7 @@ static int plug_read_manifest(plugin *p, lua_State *L, int m)
 	}
 	lua_settop(L, m);
 
-	lua_getfield(L, m, "permissions");
+	plug_field(L, m, "permissions");
 	if (!lua_isnil(L, -1)) {
 		if (!lua_istable(L, -1))
 			MERR("plugin %s: manifest field \"permissions\": expected a list", p->id);
@@ -719,13 +733,13 @@ static int plug_read_manifest(plugin *p, lua_State *L, int m)
 	}
 	lua_settop(L, m);
 
-	lua_getfield(L, m, "strings");
+	plug_field(L, m, "strings");
 	p->strings = lua_isnil(L, -1) ? json_object() : lj_to_json(L, -1, err, sizeof err);
 	if (!json_is_object(p->strings))
 		MERR("plugin %s: manifest field \"strings\": expected { zh = { key = \"...\" }, en = { ... } }", p->id);
 	lua_settop(L, m);
 
-#define STEP(field, fn) do { lua_getfield(L, m, field); int rc_ = fn(p, L, lua_gettop(L)); lua_settop(L, m); if (rc_) return -1; } while (0)
+#define STEP(field, fn) do { plug_field(L, m, field); int rc_ = fn(p, L, lua_gettop(L)); lua_settop(L, m); if (rc_) return -1; } while (0)
 	STEP("tables", plug_read_tables);
 	STEP("config", plug_read_config);
 	STEP("forms", plug_read_forms);
@@ -1090,7 +1104,7 @@ static void plug_push_request(lua_State *L, req *r)
 		for (const form_field *f = fs[k]->head; f; f = f->next) {
 			if (f->filename)
 				continue;          /* uploads are not handed to plugins */
-			if (lua_getfield(L, -1, f->name) == LUA_TNIL) {
+			if (plug_field(L, -1, f->name) == LUA_TNIL) {
 				lua_pop(L, 1);
 				lua_pushlstring(L, f->value, f->vlen);
 				lua_setfield(L, -2, f->name);
@@ -1131,23 +1145,23 @@ static int plug_respond(plugin *p, req *r, lua_State *L)
 		plug_error(p, "route", "a route must return a table such as {template = \"name\", data = {...}} or {json = ...}");
 		return resp_error(r, 500, NULL, NULL, NULL);
 	}
-	lua_getfield(L, t, "status");
+	plug_field(L, t, "status");
 	int status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 200;
 	if (status < 200 || status > 599)
 		status = 500;
-	lua_getfield(L, t, "headers");
+	plug_field(L, t, "headers");
 	if (lua_istable(L, -1)) {
-		lua_getfield(L, -1, "Cache-Control");
+		plug_field(L, -1, "Cache-Control");
 		if (lua_type(L, -1) == LUA_TSTRING)
 			resp_header(r, "Cache-Control", lua_tostring(L, -1));
 		lua_pop(L, 1);
-		lua_getfield(L, -1, "Content-Disposition");
+		plug_field(L, -1, "Content-Disposition");
 		if (lua_type(L, -1) == LUA_TSTRING)
 			resp_header(r, "Content-Disposition", lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
 	lua_settop(L, t);
-	if (lua_getfield(L, t, "redirect") == LUA_TSTRING) {
+	if (plug_field(L, t, "redirect") == LUA_TSTRING) {
 		const char *to = lua_tostring(L, -1);
 		if (!plug_safe_redirect(to)) {
 			plug_error(p, "route", "redirect target must be a path on this site");
@@ -1156,17 +1170,17 @@ static int plug_respond(plugin *p, req *r, lua_State *L)
 		return resp_redirect(r, 303, to);
 	}
 	lua_settop(L, t);
-	if (lua_getfield(L, t, "error") == LUA_TSTRING) {
+	if (plug_field(L, t, "error") == LUA_TSTRING) {
 		const char *msg = lua_tostring(L, -1);
-		lua_getfield(L, t, "code");
+		plug_field(L, t, "code");
 		const char *code = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-		lua_getfield(L, t, "fields");
+		plug_field(L, t, "fields");
 		json_t *fields = lua_istable(L, -1) ? lj_to_json(L, -1, err, sizeof err) : NULL;
 		return resp_error(r, status >= 400 ? status : 400, code ? ar_strdup(r->a, code) : NULL,
 		                  ar_strdup(r->a, msg), fields);
 	}
 	lua_settop(L, t);
-	if (lua_getfield(L, t, "json") != LUA_TNIL) {
+	if (plug_field(L, t, "json") != LUA_TNIL) {
 		json_t *j = lj_to_json(L, -1, err, sizeof err);
 		if (!j) {
 			plug_error(p, "route", err);
@@ -1175,10 +1189,10 @@ static int plug_respond(plugin *p, req *r, lua_State *L)
 		return resp_json(r, status, j);
 	}
 	lua_settop(L, t);
-	if (lua_getfield(L, t, "text") == LUA_TSTRING) {
+	if (plug_field(L, t, "text") == LUA_TSTRING) {
 		size_t n;
 		const char *s = lua_tolstring(L, -1, &n);
-		lua_getfield(L, t, "content_type");
+		plug_field(L, t, "content_type");
 		const char *ct = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : plug_text_types[0];
 		int k = plug_in_list(plug_text_types, ct);
 		if (k < 0) {
@@ -1188,9 +1202,9 @@ static int plug_respond(plugin *p, req *r, lua_State *L)
 		return resp_text(r, status, plug_text_types[k], ar_memdup(r->a, s, n), n);
 	}
 	lua_settop(L, t);
-	if (lua_getfield(L, t, "template") == LUA_TSTRING) {
+	if (plug_field(L, t, "template") == LUA_TSTRING) {
 		const char *tpl = ar_strdup(r->a, lua_tostring(L, -1));
-		lua_getfield(L, t, "data");
+		plug_field(L, t, "data");
 		json_t *data = lua_isnil(L, -1) ? json_object() : lj_to_json(L, -1, err, sizeof err);
 		if (!data || !json_is_object(data)) {
 			plug_error(p, "route", data ? "data must be a table with named fields" : err);

@@ -33,7 +33,8 @@
 struct sbx {
 	lua_State *L;
 	size_t mem, mem_max;
-	unsigned mem_hits;
+	unsigned mem_hits;           /* calls (or host steps outside calls) that hit the cap */
+	int mem_hit;                 /* the cap was hit during the current call */
 	double cpu_ms, deadline;     /* deadline in monotonic ms; 0 = not in a call */
 	int depth;                   /* nested sbx_call depth */
 	int expired;                 /* the budget is spent: everything raises until the call returns */
@@ -135,7 +136,11 @@ static void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		return NULL;
 	}
 	if (nsize > old && s->mem + (nsize - old) > s->mem_max) {
-		s->mem_hits++;
+		/* one bomb makes many refused allocations (Lua collects and
+		 * retries); count the calls that hit the cap, not those */
+		if (!s->mem_hit || s->depth == 0)
+			s->mem_hits++;
+		s->mem_hit = 1;
 		return NULL;
 	}
 	void *p = realloc(ptr, nsize);
@@ -182,8 +187,11 @@ static int sbx_rep(lua_State *L)
 		return 1;
 	}
 	double total = (double)l * (double)n + (double)lsep * (double)(n - 1);
-	if (total > (double)s->rep_max)
-		return luaL_error(L, "string.rep result too large (%.0f bytes, limit %d)", total, (int)s->rep_max);
+	if (total > (double)s->rep_max) {
+		char msg[128];                   /* lua_pushfstring knows no %.0f */
+		snprintf(msg, sizeof msg, "string.rep result too large (%.0f bytes, limit %zu)", total, s->rep_max);
+		return luaL_error(L, "%s", msg);
+	}
 	sbx_charge(L, (size_t)total);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
@@ -225,27 +233,68 @@ static int sbx_setmetatable(lua_State *L)
 	return 1;
 }
 
-/* print() goes to the log, tagged with the plugin, never to stdout. The text
- * is built in a C buffer (at most 2000 bytes), so the Lua stack stays as the
- * caller left it. */
+/* xpcall's message handler around the plugin's own (upvalue 1). Once the
+ * budget is spent the plugin's handler is skipped and the budget error goes
+ * through as it is: that error is raised from the count hook, and Lua runs
+ * the message handler of an error raised in a hook with hooks switched off,
+ * so a handler that loops could never be stopped. */
+static int sbx_xpcall_handler(lua_State *L)
+{
+	if (sbx_of(L)->expired)
+		return 1;
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* Results of xpcall: true and the function's results, or false and the
+ * handler's result. base = the stack slots below them. */
+static int sbx_xpcall_done(lua_State *L, int status, lua_KContext base)
+{
+	if (status != LUA_OK && status != LUA_YIELD) {
+		lua_pushboolean(L, 0);
+		lua_insert(L, -2);
+		return 2;
+	}
+	return lua_gettop(L) - (int)base;
+}
+
+/* xpcall(f, handler, ...) with the handler wrapped; a continuation keeps
+ * yields inside f working, as with Lua's own. */
+static int sbx_xpcall(lua_State *L)
+{
+	int n = lua_gettop(L);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 2);
+	lua_pushcclosure(L, sbx_xpcall_handler, 1);
+	lua_replace(L, 2);
+	lua_pushboolean(L, 1);                   /* f, handler, true, f, args... */
+	lua_pushvalue(L, 1);
+	lua_rotate(L, 3, 2);
+	int st = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, sbx_xpcall_done);
+	return sbx_xpcall_done(L, st, 2);
+}
+
+/* print() goes to the log, tagged with the plugin, never to stdout; the
+ * text is cut at 2000 bytes (NUL bytes become '?'). */
 static int sbx_print(lua_State *L)
 {
 	sbx *s = sbx_of(L);
-	char text[2001], q[2100];
+	char text[2001];
 	size_t o = 0;
 	int n = lua_gettop(L);
-	for (int i = 1; i <= n && o < sizeof text - 1; i++) {
+	for (int i = 1; i <= n; i++) {
 		size_t l;
 		const char *v = luaL_tolstring(L, i, &l);
-		if (i > 1)
+		if (i > 1 && o < sizeof text - 1)
 			text[o++] = '\t';
-		if (l > sizeof text - 1 - o)
-			l = sizeof text - 1 - o;
-		memcpy(text + o, v, l);
-		o += l;
+		for (size_t k = 0; k < l && o < sizeof text - 1; k++)
+			text[o++] = v[k] ? v[k] : '?';
 		lua_pop(L, 1);
 	}
 	text[o] = 0;
+	char q[2100];
 	log_info("plugin print", "plugin=%s text=%s", s->name, log_quote(q, sizeof q, text));
 	return 0;
 }
@@ -346,6 +395,7 @@ static int sbx_pm_class(int c, int cl)
 	case 'u': r = isupper(c); break;
 	case 'w': r = isalnum(c); break;
 	case 'x': r = isxdigit(c); break;
+	case 'z': r = c == 0; break;         /* deprecated, still in 5.4 */
 	default: return cl == c;
 	}
 	return isupper(cl) ? !r : r != 0;
@@ -494,7 +544,7 @@ static const char *sbx_pm_backref(sbx_pm *m, const char *s, int d)
 {
 	int l = d - '1';
 	if (l < 0 || l >= m->level || m->cap[l].len == SBX_PM_OPEN)
-		luaL_error(m->L, "invalid capture index %%%d in pattern", l + 1);
+		luaL_error(m->L, "invalid capture index %%%d", l + 1);
 	ptrdiff_t len = m->cap[l].len;
 	if (len < 0)                         /* a position capture matches no text */
 		return NULL;
@@ -870,7 +920,7 @@ static int sbx_tremove(lua_State *L)
 	lua_Integer size = sbx_tlen(L);
 	lua_Integer pos = luaL_optinteger(L, 2, size);
 	if (pos != size)
-		luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 2, "position out of bounds");
+		luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 1, "position out of bounds");  /* sic, as 5.4.4 */
 	lua_geti(L, 1, pos);                     /* the result */
 	for (; pos < size; pos++) {
 		sbx_tick(L);
@@ -917,7 +967,7 @@ static void sbx_tconcat_add(lua_State *L, luaL_Buffer *b, lua_Integer i)
 {
 	lua_geti(L, 1, i);
 	if (!lua_isstring(L, -1))
-		luaL_error(L, "invalid value (at index %I) in table for 'concat'", (lua_Integer)i);
+		luaL_error(L, "invalid value (%s) at index %I in table for 'concat'", luaL_typename(L, -1), (lua_Integer)i);
 	luaL_addvalue(b);
 }
 
@@ -1007,8 +1057,10 @@ static int sbx_ro_next(lua_State *L)
 	lua_settop(L, 2);
 	if (lua_next(L, lua_upvalueindex(1)) == 0)
 		return 0;
-	if (lua_type(L, -1) == LUA_TTABLE)
+	if (lua_type(L, -1) == LUA_TTABLE) {
 		sbx_push_proxy(L, lua_gettop(L));
+		lua_replace(L, -2);                  /* key, proxy: never the table itself */
+	}
 	return 2;
 }
 
@@ -1098,7 +1150,7 @@ static void sbx_rename(lua_State *L, int lib, const char *name)
 
 static const char *const sbx_base[] = {
 	"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tostring", "type",
-	"xpcall", "getmetatable", "rawequal", "rawlen", "_VERSION", NULL};
+	"getmetatable", "rawequal", "rawlen", "_VERSION", NULL};
 static const char *const sbx_base_metered[] = {"tonumber", NULL};
 static const char *const sbx_string[] = {"char", "len", "packsize", NULL};
 static const char *const sbx_string_metered[] = {
@@ -1128,6 +1180,7 @@ static void sbx_build_env(sbx *s)
 	sbx_copy(L, G, env, sbx_base, 0);
 	sbx_copy(L, G, env, sbx_base_metered, 1);
 	sbx_set(L, "setmetatable", sbx_setmetatable, G, "setmetatable");
+	sbx_set(L, "xpcall", sbx_xpcall, 0, NULL);
 	sbx_set(L, "print", sbx_print, 0, NULL);
 	sbx_set(L, "require", sbx_require, 0, NULL);
 	lua_pushvalue(L, env);
@@ -1269,6 +1322,7 @@ int sbx_call(sbx *s, int nargs, int nresults, char *err, size_t errlen)
 		s->outside = 0;
 		s->work = 0;
 		s->grown = 0;
+		s->mem_hit = 0;
 		lua_sethook(L, sbx_hook, LUA_MASKCOUNT, SBX_HOOK_EVERY);
 	}
 	int rc = lua_pcall(L, nargs, nresults, fidx);
@@ -1277,6 +1331,11 @@ int sbx_call(sbx *s, int nargs, int nresults, char *err, size_t errlen)
 		s->expired = 0;
 		s->outside = 0;
 		lua_sethook(L, sbx_hook, LUA_MASKCOUNT, SBX_HOOK_EVERY);
+		/* keep headroom: string buffers (luaL_Buffer) are allocated without
+		 * the emergency collection Lua does elsewhere, so garbage left near
+		 * the cap would make the next call fail for nothing */
+		if (s->mem > s->mem_max / 2)
+			lua_gc(L, LUA_GCCOLLECT);
 	}
 	lua_remove(L, fidx);
 	if (rc != LUA_OK) {

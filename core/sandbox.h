@@ -44,7 +44,7 @@ int sbx_loadstring(sbx *s, const char *src, size_t n, const char *name, char *er
 /* Call the function below nargs arguments on the stack under the CPU budget
  * (lua_pcall with a traceback handler). 0, or -1 with "message\ntraceback". */
 int sbx_call(sbx *s, int nargs, int nresults, char *err, size_t errlen);
-/* Bytes in use and the number of times the memory cap was hit. */
+/* Bytes in use and the number of calls that hit the memory cap. */
 size_t sbx_mem(const sbx *s);
 unsigned sbx_mem_hits(const sbx *s);
 /* Times a call ran out of its CPU budget. */

@@ -217,12 +217,14 @@ static void srv_reap(struct master *m, int respawn)
 			if (!respawn)
 				break;
 			met_worker_restart();
-			/* a worker that cannot even start (bad templates: exit
-			 * status 3) must not turn into a fork loop; one killed by
-			 * a signal or crashing mid-request is replaced at once */
+			/* a worker that cannot start (bad templates: exit status 3)
+			 * or keeps dying right after it starts (a crash while loading)
+			 * must not turn into a fork loop: from the second death in a
+			 * row within two seconds of starting, wait 1..5 s first. One
+			 * killed or crashing after that is replaced at once. */
 			int cannot_start = WIFEXITED(status) && WEXITSTATUS(status) == SRV_EXIT_CANNOT_START && lived < 2.0;
-			m->fast_deaths = cannot_start ? m->fast_deaths + 1 : 0;
-			if (m->fast_deaths > 0) {
+			m->fast_deaths = cannot_start || lived < 2.0 ? m->fast_deaths + 1 : 0;
+			if (cannot_start || m->fast_deaths > 1) {
 				unsigned delay = m->fast_deaths > 5 ? 5 : (unsigned)m->fast_deaths;
 				sleep(delay);
 			}

@@ -231,9 +231,18 @@ static void test_allowlist(void)
 
 /* ------------------------------------------------------------ 3 bytecode */
 
+struct dumped {
+	char data[4096];
+	size_t n;
+};
+
 static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
 {
-	luaL_addlstring(ud, p, n);
+	struct dumped *d = ud;
+	if (n > sizeof d->data - d->n)
+		return 1;
+	memcpy(d->data + d->n, p, n);
+	d->n += n;
 	return 0;
 }
 
@@ -241,13 +250,11 @@ static void test_bytecode(void)
 {
 	lua_State *P = luaL_newstate();
 	luaL_openlibs(P);
-	luaL_Buffer b;
+	static struct dumped d;
 	ok(luaL_loadstring(P, "return 'bytecode ran'") == LUA_OK, "3: (set-up: compile a chunk in a plain state)");
-	luaL_buffinit(P, &b);
-	lua_dump(P, dump_writer, &b, 0);
-	luaL_pushresult(&b);
-	size_t n;
-	const char *bc = lua_tolstring(P, -1, &n);
+	ok(lua_dump(P, dump_writer, &d, 0) == 0, "3: (set-up: lua_dump)");
+	const char *bc = d.data;
+	size_t n = d.n;
 	ok(n > 4 && bc[0] == 0x1b, "3: (set-up: the dump is a binary chunk)");
 	sbx *s = new_sbx(1000, 8, NULL);
 	char err[512] = "";
@@ -438,7 +445,7 @@ static void test_memory(void)
 	const char *r = R(s, bomb);
 	ok(has(r, "not enough memory"), "6: a memory bomb hits the cap: %s", r);
 	ok(elapsed_ms < 5000, "6: ... before its CPU budget (%.0f ms)", elapsed_ms);
-	ok(sbx_mem_hits(s) >= 1, "6: the hit is counted (%u)", sbx_mem_hits(s));
+	is_int(sbx_mem_hits(s), 1, "6: the call is counted once as a hit (however many allocations failed)");
 	ok(sbx_mem(s) <= (8u << 20), "6: the state never holds more than the cap (%zu bytes)", sbx_mem(s));
 	is_str(R(s, "return #(('x'):rep(100))"), "100", "6: the state works afterwards");
 	lua_gc(sbx_L(s), LUA_GCCOLLECT);
@@ -447,15 +454,16 @@ static void test_memory(void)
 	is_str(R(s, "local ok, e = pcall(function() local t = {} for i = 1, 1e9 do t[i] = {i} end end) "
 	            "return tostring(ok) .. ' ' .. tostring(e)"),
 	       "false not enough memory", "6: a bomb under pcall fails there too");
-	ok(sbx_mem_hits(s) > hits, "6: ... and is counted");
+	is_int(sbx_mem_hits(s), hits + 1, "6: ... and is counted");
 	ok(has(R(s, "local s = 'x' while true do s = s .. s end"), "not enough memory"),
 	   "6: doubling a string hits the cap");
-	ok(has(R(s, "big = {} for i = 1, 1e9 do big[i] = i end"), "not enough memory"),
+	ok(has(R(s, "big = {} for i = 1, 1e9 do big[i] = ('x'):rep(200) .. i end"), "not enough memory"),
 	   "6: a global that keeps its memory ...");
 	ok(has(R(s, "local t = {} for i = 1, 1e5 do t[i] = i end return #t"), "not enough memory"),
 	   "6: ... leaves the state full (the host disables such a plugin)");
 	is_str(R(s, "big = nil return 'freed'"), "freed", "6: freeing it from Lua works");
 	is_str(R(s, "local t = {} for i = 1, 1e5 do t[i] = i end return #t"), "100000", "6: and the state recovers");
+	is_str(R(s, "return #(('x'):rep(1e6))"), "1000000", "6: ... for big strings too (garbage collected between calls)");
 	sbx_free(s);
 }
 
@@ -542,7 +550,9 @@ static void test_print(void)
 
 /* ------------------------------------------------------------ the replaced functions match Lua's */
 
-/* Cases run in both states: each line is "n: result or error". */
+/* Cases run in both states: each line is "n: results" or "n: error message"
+ * (messages without the caller's position, which the sort wrapper hides, and
+ * without argument numbers, which changed between 5.4 releases). */
 static const char *const cases_src =
 	"local function ser(...)\n"
 	"  local t = {}\n"
@@ -631,7 +641,8 @@ static const char *const cases_src =
 	"local out = {}\n"
 	"for i, c in ipairs(C) do\n"
 	"  local r = table.pack(pcall(c[1], table.unpack(c, 2, 5)))\n"
-	"  out[#out + 1] = i .. ': ' .. (r[1] and ser(table.unpack(r, 2, r.n)) or 'error ' .. tostring(r[2]))\n"
+	"  out[#out + 1] = i .. ': ' .. (r[1] and ser(table.unpack(r, 2, r.n)) or\n"
+	"    'error ' .. tostring(r[2]):gsub('^cases:%d+: ', ''):gsub('bad argument #%d+', 'bad argument'))\n"
 	"end\n"
 	"return table.concat(out, '\\n')\n";
 
@@ -683,6 +694,8 @@ static void test_same_as_lua(void)
 
 int main(void)
 {
+	/* a sandbox that lets a loop escape would hang here: fail instead */
+	alarm(120);
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/t_sandbox.XXXXXX");
 	if (!mkdtemp(tmpdir)) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));

@@ -1,0 +1,20 @@
+-- The rule itself, through the real host's hook runner (the core calls it on registration).
+T.test("under the minimum age is refused in plain words", function()
+  local res = T.hook("registration.validate", { kind = "senior_day", answers = { age = 59 } })
+  T.eq(#res, 1)
+  T.match(res[1].result["answers.age"], "60岁及以上")
+end)
+
+T.test("at the minimum age, and other kinds, pass", function()
+  T.eq(#T.hook("registration.validate", { kind = "senior_day", answers = { age = 60 } }), 0)
+  T.eq(#T.hook("registration.validate", { kind = "general", answers = {} }), 0)
+end)
+
+T.test("after_save and checkin are recorded in the plugin's own table", function()
+  T.hook("registration.after_save", { kind = "senior_day", code = "ABC234", status = "confirmed" })
+  T.hook("checkin", { code = "ABC234", undo = false })
+  local rows = portal.db.find("seen", { code = "ABC234" }, { order_by = "id" })
+  T.eq(#rows, 2)
+  T.eq(rows[1].hook, "after_save")
+  T.eq(rows[2].hook, "checkin")
+end)
