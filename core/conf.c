@@ -77,6 +77,8 @@ static const struct conf_key conf_keys[] = {
 	  "Submissions per minute from one client address to one plugin's public pages and APIs (POST, PUT, PATCH, DELETE without a role); 0 for no limit. Off with rate_limits = off."),
 	K(plugin_mem_mb, CT_INT, "32", 1, 4096, 0, "plugins",
 	  "Memory cap in MiB of one plugin's Lua state in one worker; a plugin that keeps hitting it is switched off."),
+	K(public_cache_ms, CT_INT, "1000", 0, 60000, 0, "site",
+	  "Milliseconds each worker may reuse a public page that is the same for everyone (the event list and its JSON); 0 turns it off. Registering is always decided in the database."),
 	K(site_name, CT_STR, "社区服务平台", 0, 0, 0, "site",
 	  "Name shown in page titles and headers, e.g. the community office's name."),
 	K(base_url, CT_STR, "", 0, 0, 0, "site",

@@ -48,6 +48,7 @@ typedef struct conf {
 	int plugin_mem_mb;
 	int plugin_post_limit;   /* per address per plugin per minute */
 	/* site */
+	int public_cache_ms;     /* per-worker micro-cache of public pages */
 	char *site_name;
 	char *base_url;
 	int rate_limits;         /* 1 = on (registration, lookup; login limits always apply) */

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "events.h"
+#include "pcache.h"
 #include "handlers.h"
 #include "ratelimit.h"
 #include "valid.h"
@@ -80,6 +81,8 @@ static int api_fail(req *r, int rc, json_t *fields)
 
 int h_api_events(req *r)
 {
+	if (pcache_serve(r))
+		return r->status;
 	ev_filter f = {0};
 	f.kind = req_param(r, "kind");
 	f.from = req_param(r, "from");
@@ -90,7 +93,9 @@ int h_api_events(req *r)
 	json_t *list = ev_list(r, &f);
 	if (!list)
 		return api_fail(r, EV_DB, NULL);
-	return resp_json(r, 200, json_pack("{s:o}", "events", list));
+	int rc = resp_json(r, 200, json_pack("{s:o}", "events", list));
+	pcache_store(r);
+	return rc;
 }
 
 int h_api_event(req *r)

@@ -24,6 +24,7 @@
 #include "plugin.h"
 #include "plugin_form.h"
 #include "qr.h"
+#include "pcache.h"
 #include "ratelimit.h"
 #include "valid.h"
 #include <sodium.h>
@@ -333,6 +334,8 @@ static json_t *evp_kind_fields(const pform *f, json_t *values, json_t *errors, i
 /* GET /events: upcoming published events grouped by kind, in start order. */
 int h_ev_list(req *r)
 {
+	if (pcache_serve(r))
+		return r->status;
 	ev_filter f = {0};
 	f.kind = req_param(r, "kind");
 	if (f.kind && !*f.kind)
@@ -357,7 +360,9 @@ int h_ev_list(req *r)
 	json_decref(by);
 	json_t *data = json_pack("{s:s, s:o, s:b}", "title", EVP_T_LIST, "groups", groups, "any", json_array_size(evs) > 0);
 	json_decref(evs);
-	return evp_page(r, 200, "events_list", data);
+	int rc = evp_page(r, 200, "events_list", data);
+	pcache_store(r);
+	return rc;
 }
 
 /* GET /events.ics: the iCalendar feed of published upcoming events. */

@@ -105,6 +105,7 @@ write_portal_conf() {
 			template_dir = $REPO/www/templates
 			migration_dir = $REPO/core/migrations
 			plugin_dir = ${PLUGIN_DIR:-$REPO/plugins}
+			public_cache_ms = ${PUBLIC_CACHE_MS:-1000}
 			base_url = $URL/
 		EOF
 	)
