@@ -437,28 +437,38 @@ void auth_page_data(req *r, json_t *data)
 	json_object_set_new(data, "accounts_css", json_true());
 }
 
-const char *auth_login_csrf(req *r)
+const char *auth_anon_csrf(req *r, const char *cookie, const char *path)
 {
-	const char *c = req_cookie(r, AUTH_LOGIN_CSRF_COOKIE);
+	const char *c = req_cookie(r, cookie);
 	unsigned char raw[AUTH_RAW];
 	if (c && auth_unb64(c, raw) == 0)
 		return c;
 	char *v = ar_alloc(r->a, AUTH_B64 + 1);
 	randombytes_buf(raw, sizeof raw);
 	auth_b64(raw, v);
-	char *hdr = ar_printf(r->a, "%s=%s; Path=/login; HttpOnly; SameSite=Lax%s", AUTH_LOGIN_CSRF_COOKIE, v,
+	char *hdr = ar_printf(r->a, "%s=%s; Path=%s; HttpOnly; SameSite=Lax%s", cookie, v, path,
 	                      r->https ? "; Secure" : "");
 	resp_header(r, "Set-Cookie", hdr);
 	return v;
 }
 
-int auth_login_csrf_ok(req *r)
+int auth_anon_csrf_ok(req *r, const char *cookie)
 {
 	unsigned char raw[AUTH_RAW];
-	const char *c = req_cookie(r, AUTH_LOGIN_CSRF_COOKIE);
+	const char *c = req_cookie(r, cookie);
 	if (!c || auth_unb64(c, raw) != 0)
 		return 0;
 	return auth_same(c, form_get(&r->post, "csrf"));
+}
+
+const char *auth_login_csrf(req *r)
+{
+	return auth_anon_csrf(r, AUTH_LOGIN_CSRF_COOKIE, "/login");
+}
+
+int auth_login_csrf_ok(req *r)
+{
+	return auth_anon_csrf_ok(r, AUTH_LOGIN_CSRF_COOKIE);
 }
 
 const char *auth_safe_next(const char *next)

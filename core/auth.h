@@ -101,6 +101,13 @@ int auth_csrf_ok(req *r);
 /* 1 when the user may see grid's records: admin and staff always, a grid
  * worker only for the own grid, anyone else never. */
 int auth_in_grid(const req *r, const char *grid);
+/* Double-submit CSRF for people without a session (the login form,
+ * residents' forms): the token lives in the cookie named cookie (HttpOnly,
+ * SameSite=Lax, on path) and must come back in the form field "csrf".
+ * auth_anon_csrf returns the token for the form, setting the cookie when it
+ * is missing or malformed; auth_anon_csrf_ok compares in constant time. */
+const char *auth_anon_csrf(req *r, const char *cookie, const char *path);
+int auth_anon_csrf_ok(req *r, const char *cookie);
 /* Current user or NULL (after auth_identify). */
 static inline auth_user *auth_user_of(const req *r) { return (auth_user *)r->user; }
 /* Scope rule "own grid only": 1 when the caller may see grid: admins and

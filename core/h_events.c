@@ -27,7 +27,6 @@
 #include "pcache.h"
 #include "ratelimit.h"
 #include "valid.h"
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,28 +109,15 @@ static const char *evp_code(arena *a, const char *s)
 	return c;
 }
 
-/* Public forms' CSRF token: the cookie's value when well formed, else a new
- * one (and the cookie is set for the whole site, HttpOnly, SameSite=Lax). */
+/* Public forms' CSRF token (double-submit, cookie for the whole site). */
 static const char *evp_csrf_token(req *r)
 {
-	const char *c = req_cookie(r, EVP_CSRF_COOKIE);
-	if (c && strlen(c) == 43 &&
-	    strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43)
-		return c;
-	unsigned char raw[32];
-	char *tok = ar_alloc(r->a, 48);
-	randombytes_buf(raw, sizeof raw);
-	sodium_bin2base64(tok, 48, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	resp_header(r, "Set-Cookie", ar_printf(r->a, "%s=%s; Path=/; HttpOnly; SameSite=Lax%s", EVP_CSRF_COOKIE, tok,
-	                                       r->https ? "; Secure" : ""));
-	return tok;
+	return auth_anon_csrf(r, EVP_CSRF_COOKIE, "/");
 }
 
-/* 1 when the form field csrf matches the cookie (constant time). */
 static int evp_csrf_ok(req *r)
 {
-	const char *sent = form_get(&r->post, "csrf"), *cookie = req_cookie(r, EVP_CSRF_COOKIE);
-	return sent && cookie && strlen(cookie) == 43 && strlen(sent) == 43 && sodium_memcmp(sent, cookie, 43) == 0;
+	return auth_anon_csrf_ok(r, EVP_CSRF_COOKIE);
 }
 
 /* Count a hit for purpose ("lookup", "register") from the caller's address:

@@ -9,7 +9,6 @@
 #include "utf8.h"
 #include "valid.h"
 #include <lauxlib.h>
-#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -449,16 +448,7 @@ static const char *papi_csrf_token(req *r)
 	auth_user *u = auth_identify(r);
 	if (u && u->session_id && u->csrf)
 		return u->csrf;
-	const char *c = req_cookie(r, PAPI_CSRF_COOKIE);
-	if (c && strlen(c) == 43 && strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43)
-		return c;
-	unsigned char raw[32];
-	char *tok = ar_alloc(r->a, 48);
-	randombytes_buf(raw, sizeof raw);
-	sodium_bin2base64(tok, 48, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	resp_header(r, "Set-Cookie", ar_printf(r->a, "%s=%s; Path=/p/; HttpOnly; SameSite=Lax%s", PAPI_CSRF_COOKIE, tok,
-	                                       r->https ? "; Secure" : ""));
-	return tok;
+	return auth_anon_csrf(r, PAPI_CSRF_COOKIE, "/p/");
 }
 
 static int papi_csrf(lua_State *L)
@@ -556,11 +546,8 @@ int papi_anon_csrf_check(req *r)
 		return 0;
 	}
 	/* a logged-in staff member's session token, or the double-submit pair */
-	const char *sent = form_get(&r->post, "csrf"), *cookie = req_cookie(r, PAPI_CSRF_COOKIE);
 	auth_user *u = auth_identify(r);
-	int ok = (u && u->session_id) ? auth_csrf_ok(r)
-	                              : sent && cookie && strlen(cookie) == 43 && strlen(sent) == 43 &&
-	                                    sodium_memcmp(sent, cookie, 43) == 0;
+	int ok = (u && u->session_id) ? auth_csrf_ok(r) : auth_anon_csrf_ok(r, PAPI_CSRF_COOKIE);
 	if (!ok)
 		return resp_error(r, 403, "csrf", "页面已过期，请返回刷新后重新提交。", NULL);
 	return 0;

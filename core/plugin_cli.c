@@ -186,7 +186,7 @@ static int pt_request(lua_State *L)
 		if (lua_istable(L, -1))
 			pt_urlencode(L, lua_gettop(L), &body);
 		if (csrf) {
-			const char *tok = has_user ? t->user.csrf : "plugin-test-anonymous-csrf-token-0123456789";
+			const char *tok = has_user ? t->user.csrf : "plugin-test-anonymous-csrf-token-012345678A";
 			buf_printf(&body, "%scsrf=%s", body.len ? "&" : "", tok);
 			if (!has_user)
 				buf_printf(&cookie, "portal_csrf=%s", tok);
