@@ -784,10 +784,6 @@ static int ev_register_tx(db *d, void *vp)
 		c->rc = EV_CLOSED;
 		return 1;
 	}
-	/* a cancelled registration of the same phone gives way to the new one */
-	if ((rc = db_q(d, a, NULL, "DELETE FROM registrations WHERE event_id = ? AND phone = ? AND status = 'cancelled'",
-	               DB_INT(c->event_id), DB_TEXT(c->phone))) != DB_OK)
-		return rc;
 	db_res *u = NULL;
 	int seat = 0;
 	if (c->slot_id) {
@@ -823,6 +819,7 @@ static int ev_register_tx(db *d, void *vp)
 		pos = db_cell_int(p, 0, "pos");
 	}
 	long long reg_id = 0;
+	int gave_way = 0;
 	for (int tries = 0;; tries++) {
 		ev_new_code(c->out->code);
 		db_res *ins = NULL;
@@ -840,6 +837,17 @@ static int ev_register_tx(db *d, void *vp)
 		if (rc != DB_EDUP)
 			return rc;
 		if (strstr(db_errmsg(d), "registrations_phone")) {
+			/* a cancelled registration of the same phone gives way to the new
+			 * one (only looked for now: most registrations have none) */
+			db_res *del = NULL;
+			if (!gave_way &&
+			    (rc = db_q(d, a, &del, "DELETE FROM registrations WHERE event_id = ? AND phone = ? AND status = 'cancelled'",
+			               DB_INT(c->event_id), DB_TEXT(c->phone))) != DB_OK)
+				return rc;
+			if (!gave_way && del->affected == 1) {
+				gave_way = 1;
+				continue;
+			}
 			c->rc = EV_DUPLICATE_PHONE;
 			return 1;
 		}

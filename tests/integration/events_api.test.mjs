@@ -404,3 +404,20 @@ test('staff register a caller on their behalf: recorded and audited', async () =
 	assertError(await api('POST', '/api/v1/registrations/ZZZZZZ/checkin', { token: staff.token }), 404);
 	assertError(await api('POST', `/api/v1/registrations/${r.json.code}/checkin`, { token: staff.token, body: { undo: 'yes' } }), 422);
 });
+
+test('a resident who cancelled can register again with the same phone: one row, the new one', async () => {
+	const ev = await newEvent({ capacity: 5 });
+	const p = phone();
+	const first = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '赵阿姨', phone: p } });
+	assert.equal(first.status, 201, first.body);
+	const cancel = await api('DELETE', `/api/v1/registrations/${first.json.code}?phone=${p}`);
+	assert.equal(cancel.status, 200, cancel.body);
+	const again = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '赵阿姨', phone: p } });
+	assert.equal(again.status, 201, again.body);
+	assert.notEqual(again.json.code, first.json.code, 'a new code');
+	const rows = sql(`SELECT code, status FROM registrations WHERE event_id = ${ev.id} AND phone = '${p}'`);
+	assert.deepEqual(rows, [[again.json.code, 'confirmed']], 'the cancelled row gave way to the new one');
+	const dup = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '赵阿姨', phone: p } });
+	assert.equal(dup.status, 409, 'and a second registration of that phone is still refused');
+	assert.equal(Number(sqlValue(`SELECT taken FROM events WHERE id = ${ev.id}`)), 1, 'one seat taken');
+});
