@@ -98,9 +98,9 @@ const char *ev_time_out(arena *a, const char *t)
 
 const char *ev_mask_phone(arena *a, const char *phone)
 {
-	if (!phone || strlen(phone) != 11)
-		return "****";
-	return ar_printf(a, "%.3s****%.4s", phone, phone + 7);
+	char m[12];
+	val_mask_phone(phone, m);
+	return ar_strdup(a, m);
 }
 
 /* ---------------------------------------------------------------- kinds */
@@ -132,8 +132,10 @@ static int ev_kind_find(req *r, const char *id, ev_kind *k)
 		if (!kid || strcmp(kid, id) != 0)
 			continue;
 		k->id = ar_strdup(r->a, kid);
-		const char *t = json_string_value(json_object_get(it, "title"));
-		k->title = ar_strdup(r->a, t ? t : kid);
+		/* a title is a text or {zh = ..., en = ...} (plugin manifests allow both) */
+		json_t *tj = json_object_get(it, "title");
+		const char *t = json_is_string(tj) ? json_string_value(tj) : json_string_value(json_object_get(tj, "zh"));
+		k->title = ar_strdup(r->a, t && *t ? t : kid);
 		json_t *rd = json_object_get(it, "retention_days");
 		k->retention_days = json_is_integer(rd) ? (int)json_integer_value(rd) : EV_RETENTION_DEFAULT;
 		const char *pid = json_string_value(json_object_get(it, "plugin"));
@@ -157,6 +159,12 @@ json_t *ev_kinds(req *r)
 	json_array_extend(out, all);
 	json_decref(all);
 	return out;
+}
+
+const pform *ev_kind_form(req *r, const char *id)
+{
+	ev_kind k;
+	return ev_kind_find(r, id, &k) == 0 ? k.form : NULL;
 }
 
 int ev_kind_known(req *r, const char *id)

@@ -89,6 +89,8 @@ const char *ev_rc_message(int rc);
 json_t *ev_kinds(req *r);
 /* 1 when id names a known kind. */
 int ev_kind_known(req *r, const char *id);
+/* The plugin form of kind id, or NULL (the general kind and unknown kinds have none). */
+const struct pform *ev_kind_form(req *r, const char *id);
 
 /* --- events */
 typedef struct ev_filter {

@@ -268,27 +268,6 @@ static int evp_staff_page(req *r, int status, const char *tpl, json_t *data)
 	return rc;
 }
 
-/* The plugin form of an event's kind, or NULL (the general kind has none). */
-static const pform *evp_kind_form(req *r, const char *kind)
-{
-	json_t *kinds = ev_kinds(r);
-	const pform *f = NULL;
-	size_t i;
-	json_t *k;
-	json_array_foreach(kinds, i, k) {
-		if (strcmp(evp_str(k, "id"), kind) != 0)
-			continue;
-		const char *plug = json_string_value(json_object_get(k, "plugin"));
-		const char *fname = json_string_value(json_object_get(k, "form"));
-		plugin *p = plug && fname ? plug_find(r->plugins, plug) : NULL;
-		if (p)
-			f = plug_find_form(p, fname);
-		break;
-	}
-	json_decref(kinds);
-	return f;
-}
-
 /* The kind form's fields as the form_fields partial wants them, without the
  * ones the core form already asks (name, phone): the same inputs serve both.
  * *has_consent gets 1 when the kind's form has its own consent field. */
@@ -371,7 +350,7 @@ int h_ev_ical(req *r)
 static int evp_event_page(req *r, int status, json_t *ev, const form *input, json_t *errors, const char *notice)
 {
 	evp_decorate(r->a, ev);
-	const pform *kf = evp_kind_form(r, evp_str(ev, "kind"));
+	const pform *kf = ev_kind_form(r, evp_str(ev, "kind"));
 	json_t *kvalues = kf && input ? pform_input(kf, input) : NULL;
 	/* ev_register reports the kind form's errors as "answers.<field>" */
 	json_t *kerrors = json_object();
@@ -1052,7 +1031,7 @@ static int evp_regs_page(req *r, int status, long long id, const char *reveal, j
 	                         (json_int_t)nin);
 	json_object_set_new(data, "has_slots", json_boolean(json_array_size(json_object_get(ev, "slots")) > 0));
 	/* the kind's extra questions, asked on the caller's behalf too */
-	const pform *kf = evp_kind_form(r, evp_str(ev, "kind"));
+	const pform *kf = ev_kind_form(r, evp_str(ev, "kind"));
 	json_t *kvalues = kf && errors ? pform_input(kf, &r->post) : NULL;
 	json_t *kerrors = json_object();
 	const char *ek;

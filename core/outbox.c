@@ -1,5 +1,6 @@
 /* outbox.c - queueing and sending of messages (see outbox.h). */
 #include "outbox.h"
+#include "valid.h"
 #include "events.h"
 #include "log.h"
 #include <stdio.h>
@@ -10,9 +11,8 @@ static int outbox_log_send(void *ctx, const outbox_msg *m, char *err, size_t err
 	(void)ctx;
 	(void)err;
 	(void)errlen;
-	char masked[16] = "****";
-	if (m->phone && strlen(m->phone) == 11)
-		snprintf(masked, sizeof masked, "%.3s****%.4s", m->phone, m->phone + 7);
+	char masked[12];
+	val_mask_phone(m->phone, masked);
 	log_info("outbox message", "id=%lld kind=%s phone=%s event=%lld registration=%lld body=\"%s\"", m->id,
 	         m->kind, masked, m->event_id, m->registration_id, m->body);
 	return 0;

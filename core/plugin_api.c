@@ -380,17 +380,8 @@ static int papi_form_schema(lua_State *L)
 
 /* ---- masks: show no more of a phone or name than the task needs ---- */
 
-void papi_mask_phone(const char *in, char *out, size_t n)
-{
-	size_t l = strlen(in);
-	if (l < 7) {
-		snprintf(out, n, "****");
-		return;
-	}
-	snprintf(out, n, "%.3s****%s", in, in + l - 4);
-}
-
-void papi_mask_name(const char *in, char *out, size_t n)
+/* A name shown no more than the task needs: "张*华", "王*". */
+static void papi_mask_name(const char *in, char *out, size_t n)
 {
 	/* keep the first and (for 3+ characters) the last character: 张*华, 王* */
 	size_t l = strlen(in), first = 1, last = 0;
@@ -411,8 +402,8 @@ void papi_mask_name(const char *in, char *out, size_t n)
 
 static int papi_mask_phone_l(lua_State *L)
 {
-	char out[32];
-	papi_mask_phone(luaL_checkstring(L, 1), out, sizeof out);
+	char out[12];
+	val_mask_phone(luaL_checkstring(L, 1), out);
 	lua_pushstring(L, out);
 	return 1;
 }

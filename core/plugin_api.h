@@ -31,8 +31,5 @@ void papi_page_data(plugin *p, req *r, json_t *data);
  * must carry the double-submit token; API requests must be JSON. Returns 0
  * to go on, or the status with the response set. */
 int papi_anon_csrf_check(req *r);
-/* Mask helpers shared with the core pages: "138****5678", "张*华". */
-void papi_mask_phone(const char *in, char *out, size_t n);
-void papi_mask_name(const char *in, char *out, size_t n);
 
 #endif

@@ -587,3 +587,11 @@ const val_value *val_get(const val_result *res, const char *name)
 			return &res->values[i];
 	return NULL;
 }
+
+void val_mask_phone(const char *phone, char out[12])
+{
+	if (phone && strlen(phone) == 11)
+		snprintf(out, 12, "%.3s****%.4s", phone, phone + 7);
+	else
+		snprintf(out, 12, "****");
+}

@@ -80,6 +80,9 @@ const val_value *val_get(const val_result *res, const char *name);
  * writes the 11 digits, val_datetime the "YYYY-MM-DD HH:MM:SS" form and the
  * offset; val_idcard accepts a lower-case x. */
 int val_phone(const char *s, char out[12]);
+/* A stored (11-digit) mobile number as "138****5678"; anything else as
+ * "****", so a malformed value never shows more than it should. */
+void val_mask_phone(const char *phone, char out[12]);
 int val_idcard(const char *s);
 int val_date(const char *s, int *y, int *m, int *d);
 int val_datetime(const char *s, char out[20], int *tz_minutes, int *has_tz);
