@@ -7,7 +7,7 @@
  * migration 0005) in the registering transaction, so of two registrations
  * with one key, however close together, exactly one commits. The other is
  * refused with the plugin's message. Keys are deleted when the registration
- * is cancelled or anonymised, and with it. */
+ * is cancelled (or its event is), when it is anonymised, and with it. */
 #ifndef PORTAL_EV_KEYS_H
 #define PORTAL_EV_KEYS_H
 #include <jansson.h>

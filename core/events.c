@@ -674,6 +674,9 @@ static int ev_status_tx(db *d, void *vp)
 			                       db_cell_int(regs, i, "id"))) != DB_OK)
 				return rc;
 		}
+		/* the registrations go with the event: so do the plugins' keys */
+		if ((rc = evk_release(d, r->a, 0, c->id)) != DB_OK)
+			return rc;
 	}
 	return audit_log(r, ar_printf(r->a, "event.%s", strcmp(c->to, "published") == 0 ? "publish"
 	                                                : strcmp(c->to, "closed") == 0  ? "close"

@@ -1,7 +1,7 @@
 -- 0005_registration_keys.sql - plugins' uniqueness rules for registrations (hook
 -- registration.keys): the SHA-256 of each key a plugin returns, unique per plugin, written in
 -- the registering transaction; a taken key refuses the registration. A key is freed when its
--- registration is cancelled or anonymised (deleted by the core), or deleted with it.
+-- registration (or its event) is cancelled or anonymised (deleted by the core), or deleted with it.
 
 CREATE TABLE IF NOT EXISTS registration_keys (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,

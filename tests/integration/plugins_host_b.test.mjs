@@ -7,10 +7,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { addUser, addToken, sqlValue, freshAddress, request, portald } from './accounts-lib.mjs';
+import { addUser, addToken, sqlValue, freshAddress, request, portald, signedIn } from './accounts-lib.mjs';
 import { BASE } from './lib.mjs';
 
-let token;
+let token, staff;
 let pairEvent, pairSlots, seniorEvent, seniorDraft;
 
 const json = (r) => ({ ...r, json: (() => { try { return JSON.parse(r.body); } catch { return undefined; } })() });
@@ -46,8 +46,8 @@ async function upload(p, bytes, { auth = true, fields = {}, cookie } = {}) {
 }
 
 before(async () => {
-	const u = addUser('hostb', ['staff']);
-	token = addToken(u.username).token;
+	staff = addUser('hostb', ['staff']);
+	token = addToken(staff.username).token;
 	pairEvent = await newEvent({ kind: 'pair_day', title: '孕前检查（夫妇同报）', location: '社区卫生服务站',
 		starts_at: day(20, '09'), ends_at: day(20, '12'), capacity: 10,
 		slots: [{ starts_at: day(20, '09'), ends_at: day(20, '10'), capacity: 5 },
@@ -152,6 +152,22 @@ test('two concurrent registrations of one couple: exactly one row and one 409 wi
 	const again = await api('POST', `/api/v1/events/${pairEvent}/registrations`, { auth: false,
 		body: { name: '陈静', phone: who === a ? b : a, slot_id: pairSlots[0], answers: { partner: who } } });
 	assert.equal(again.status, 201, again.body);
+});
+
+test('cancelling the event frees its registrations\' keys', async () => {
+	const ev = await newEvent({ kind: 'pair_day', title: '将取消的活动', location: '社区卫生服务站',
+		starts_at: day(25, '09'), ends_at: day(25, '11'), capacity: 5 });
+	const r = await api('POST', `/api/v1/events/${ev}/registrations`, { auth: false,
+		body: { name: '孙丽', phone: phone(), answers: { partner: phone() } } });
+	assert.equal(r.status, 201, r.body);
+	const keys = () => Number(sqlValue(`SELECT COUNT(*) FROM registration_keys k JOIN registrations r
+		ON r.id = k.registration_id WHERE r.event_id = ${ev}`));
+	assert.equal(keys(), 1);
+	const b = await signedIn(staff);
+	const page = await b.get(`/staff/events/${ev}/edit`);
+	const csrf = /name="csrf" value="([^"]*)"/.exec(page.body)[1];
+	assert.equal((await b.post(`/staff/events/${ev}/cancel`, { csrf, confirm: '1' })).status, 303);
+	assert.equal(keys(), 0);
 });
 
 test('the page shows the plugin\'s message by the form', async () => {
