@@ -216,22 +216,14 @@ static int pev_list(lua_State *L)
 		}
 		where = ar_printf(c.pc->a, "%s)", where);
 	}
-	if (kind) {
-		where = ar_printf(c.pc->a, "%s AND e.kind = ?", where);
-		p[np++] = DB_TEXT(kind);
-	}
-	if (status) {
-		where = ar_printf(c.pc->a, "%s AND e.status = ?", where);
-		p[np++] = DB_TEXT(status);
-	}
-	if (from) {
-		where = ar_printf(c.pc->a, "%s AND e.starts_at >= ?", where);
-		p[np++] = DB_TEXT(from);
-	}
-	if (to) {
-		where = ar_printf(c.pc->a, "%s AND e.starts_at < DATE_ADD(?, INTERVAL 1 DAY)", where);
-		p[np++] = DB_TEXT(to);
-	}
+	const struct { const char *sql, *v; } opt[] = {
+		{" AND e.kind = ?", kind}, {" AND e.status = ?", status}, {" AND e.starts_at >= ?", from},
+		{" AND e.starts_at < DATE_ADD(?, INTERVAL 1 DAY)", to}};
+	for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+		if (opt[i].v) {
+			where = ar_printf(c.pc->a, "%s%s", where, opt[i].sql);
+			p[np++] = DB_TEXT(opt[i].v);
+		}
 	const char *sql = ar_printf(c.pc->a, "SELECT %s FROM events e WHERE %s ORDER BY e.starts_at, e.id LIMIT %d",
 	                            PEV_EVENT_COLS, where, PEV_MAX_EVENTS);
 	db_res *res = pev_query(&c, sql, p, np);
