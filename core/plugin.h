@@ -107,6 +107,8 @@ json_t *plug_grants(plugin *p);
 size_t plug_count(const plug_set *s);
 plugin *plug_at(plug_set *s, size_t i);
 const char *plug_title_of(const plugin *p);
+/* The plugin's event kinds: JSON array of {id, title, form, plugin, ...} (borrowed). */
+json_t *plug_kinds(plugin *p);
 struct pform;
 const struct pform *plug_find_form(plugin *p, const char *name);
 /* For `plugin test`: a set holding just p (plug_free of the set frees p),

@@ -7,7 +7,9 @@
 #include "plugin_accounts.h"
 #include "luajson.h"
 #include "plugin_db.h"
+#include "plugin_events.h"
 #include "plugin_form.h"
+#include "plugin_text.h"
 #include "utf8.h"
 #include "valid.h"
 #include <lauxlib.h>
@@ -486,6 +488,9 @@ void papi_install(sbx *sb, plugin *p)
 	lua_setfield(L, -2, "has_grant");
 	pacc_push(L);                           /* plugin_accounts.c: portal.accounts.* */
 	lua_setfield(L, -2, "accounts");
+	pev_push(L);                           /* portal.events, portal.text, portal.csv */
+	lua_setfield(L, -2, "events");
+	ptx_install(L);
 	/* config: filled after the manifest is read; a function keeps it lazy */
 	lua_createtable(L, 0, 2);
 	lua_pushstring(L, plug_ctx_of(L)->id);
