@@ -1038,7 +1038,7 @@ static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, 
 		if (hrc == 0 && json_object_size(fields) == 0) {
 			json_t *ans2 = answers ? json_loads(answers, 0, NULL) : NULL;
 			if (evk_collect(r, json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}", "event_id", (json_int_t)event_id, "kind",
-			                             db_cell(ev, 0, "kind"), "name", vn.s, "phone", vp.s, "answers",
+			                             ev.kind, "name", vn.s, "phone", vp.s, "answers",
 			                             ans2 ? ans2 : json_object(), "slot_id", (json_int_t)in->slot_id),
 			                &keys) != 0)
 				hrc = EV_DB;
