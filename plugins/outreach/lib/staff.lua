@@ -31,16 +31,20 @@ local function when_text(starts_at, ends_at)
   return day_text(starts_at) .. starts_at:sub(12, 16) .. "—" .. ends_at:sub(12, 16)
 end
 
--- The label of a choice of one of the manifest's forms ("18_44" -> "18—44岁").
+-- The label of a choice of one of the manifest's forms ("18_44" -> "18—44岁"). The forms
+-- do not change while this Lua state lives (a reload makes a new one), so keep the lookup.
+local labels = {}
 local function choice_label(form, field, value)
-  for _, f in ipairs(portal.form.schema(form).fields) do
-    if f.name == field then
-      for _, c in ipairs(f.choices or {}) do
-        if c.value == value then return c.label end
+  local key = form .. "." .. field
+  if not labels[key] then
+    labels[key] = {}
+    for _, f in ipairs(portal.form.schema(form).fields) do
+      if f.name == field then
+        for _, c in ipairs(f.choices or {}) do labels[key][c.value] = c.label end
       end
     end
   end
-  return value or ""
+  return labels[key][value] or value or ""
 end
 
 -- One of this plugin's events, or nil (unknown id, or an event of another kind).
@@ -152,12 +156,13 @@ function M.day(req)
       reading = r and reading_text(r) or "", abnormal = r ~= nil and r.abnormal == 1,
     }
   end
-  local followups = {}
+  local followups, open = {}, 0
   if health then
     for _, f in ipairs(db.find("followups", { event_id = ev.id }, { order_by = "status desc, id", limit = 1000 })) do
       followups[#followups + 1] = { id = f.id, code = f.reg_code or "（已匿名）", reason = f.reason or "",
                                     done = f.status == "done", done_by = f.done_by or "", done_at = f.done_at or "",
                                     reading_id = f.reading_id }
+      if f.status ~= "done" then open = open + 1 end
     end
   end
   -- PIPL: every view of residents' data is logged; "health.view" when health data was shown
@@ -167,12 +172,7 @@ function M.day(req)
     event = { id = ev.id, title = ev.title, when = when_text(ev.starts_at, ev.ends_at), location = ev.location,
               capacity = ev.capacity, confirmed = ev.confirmed, waitlisted = ev.waitlisted,
               checked_in = ev.checked_in },
-    prepreg = prepreg, health = health, slots = slots, rows = rows, followups = followups,
-    open_followups = (function()
-      local n = 0
-      for _, f in ipairs(followups) do if not f.done then n = n + 1 end end
-      return n
-    end)(),
+    prepreg = prepreg, health = health, slots = slots, rows = rows, followups = followups, open_followups = open,
   } }
 end
 
