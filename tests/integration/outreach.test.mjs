@@ -235,8 +235,10 @@ test('the core queues one day-before reminder per confirmed registration of thes
 	const confirmed = Number(sqlValue(`SELECT COUNT(*) FROM registrations WHERE event_id = ${screening.id} AND status = 'confirmed'`));
 	assert.ok(confirmed >= 2);
 	for (let i = 0; i < 2; i++) {
+		// (the exit status is 1 on the test stack: tests/plugins/hostile fails its hourly hook on purpose)
 		const j = portald(['jobs', 'run', 'hourly']);
-		assert.equal(j.status, 0, j.stderr);
+		assert.match(j.stderr, /msg="reminders queued" count=\d+/, j.stderr);
+		assert.ok(!/level=error[^\n]*plugin=outreach/.test(j.stderr), j.stderr);
 	}
 	const rows = sql(`SELECT r.code, COUNT(o.id) FROM registrations r LEFT JOIN outbox o ON o.registration_id = r.id AND o.kind = 'reminder'
 		WHERE r.event_id = ${screening.id} GROUP BY r.id, r.code, r.status ORDER BY r.id`);
