@@ -256,10 +256,15 @@ end
 local function campaign_input_from_form(req)
   local f = req.form
   -- categories come as repeated fields: validate() sees them all
+  -- (on an API route validate() reads the JSON body: there, categories is one field "a,b")
   local ok, values = portal.form.validate("campaign_cats")
+  local chosen = ok and values.categories or {}
+  if #chosen == 0 then
+    chosen = f.categories
+  end
   return {
     name = f.name, starts_on = f.starts_on, ends_on = f.ends_on, notice_from = f.notice_from,
-    notice_to = f.notice_to, categories = ok and values.categories or {},
+    notice_to = f.notice_to, categories = chosen,
     items = campaign.items_from_text(f.items_text), rules_text = f.rules_text,
     items_text = f.items_text,
   }
@@ -278,12 +283,18 @@ local function page_op(fn)
   end
 end
 
+-- What an API POST sent: its JSON, or (a signed-in browser's fetch, which carries the CSRF
+-- token as a form field) its form.
+local function body(req)
+  return req.json or req.form or {}
+end
+
 -- An API POST running one campaign operation; answers the stock after it.
 local function api_op(fn, status)
   return function(req)
     local c, e = load(req)
     if not c then return e end
-    local res, err = util.run(fn, c, req.json or {}, util.me())
+    local res, err = util.run(fn, c, body(req), util.me())
     if err then
       return refused(err)
     end
@@ -307,7 +318,9 @@ return {
   permissions = { "audit" },
 
   config = {
-    signature_max_kb = { type = "number", default = 200, min = 10, max = 700,
+    -- a form value is at most max_field_len (64 KB by default) anyway; a signature pad of a
+    -- phone's width gives 5 to 30 KB
+    signature_max_kb = { type = "number", default = 48, min = 4, max = 64,
                          label = "屏幕签名图片的大小上限（KB）" },
   },
 
@@ -462,7 +475,7 @@ return {
         return { json = { households = rows, total = db.count("households", {}) } }
       end },
     { method = "POST", path = "/households", api = true, roles = STAFF, handler = function(req)
-        local id, problems = importer.add_one(req.json or {}, util.me().username)
+        local id, problems = importer.add_one(body(req), util.me().username)
         if not id then
           return { status = 422, error = table.concat(problems, ""), code = "invalid" }
         end
@@ -470,7 +483,7 @@ return {
       end },
     -- {csv = "text", confirm = true}: check (and with confirm, import) a CSV given as text
     { method = "POST", path = "/households/import", api = true, roles = STAFF, handler = function(req)
-        local j = req.json or {}
+        local j = body(req)
         if type(j.csv) ~= "string" then
           return { status = 422, error = "请提供CSV内容（csv）。", code = "invalid" }
         end
@@ -481,7 +494,7 @@ return {
           for _, e in ipairs(p.errors) do errs[#errs + 1] = e end
           return { status = 422, json = { ok = false, file_error = p.file_error, errors = errs, imported = 0 } }
         end
-        if j.confirm then
+        if j.confirm == true or j.confirm == "1" or j.confirm == "true" then
           local n, err = confirm_import(p.import_id, me)
           if not n then
             return { status = 409, json = { ok = false, file_error = err, errors = {}, imported = 0 } }
@@ -491,8 +504,8 @@ return {
         return { json = { ok = true, import_id = p.import_id, count = p.count, errors = {} } }
       end },
     { method = "POST", path = "/campaigns", api = true, roles = STAFF, handler = function(req)
-        local j = req.json or {}
-        if type(j.items) ~= "table" or type(j.categories) ~= "table" then
+        local j = req.json or campaign_input_from_form(req)
+        if type(j.items) ~= "table" then
           return { status = 422, error = "请提供物品（items）和类别（categories）。", code = "invalid" }
         end
         local id, errs = campaign.create(j, util.me())

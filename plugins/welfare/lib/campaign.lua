@@ -120,7 +120,11 @@ function M.create(input, me)
     end
   end
   local clist = {}
-  for _, c in ipairs(input.categories or {}) do
+  local given = input.categories
+  if type(given) == "string" then
+    given = cats.split(given)    -- "gugua,dibao" or "孤寡老人、低保"
+  end
+  for _, c in ipairs(given or {}) do
     if not cats.code(c) then
       errs.categories = "不认识的类别：" .. tostring(c)
     else
@@ -392,7 +396,7 @@ function M.check_receipt(input, delivery)
   local sm = input.sign_mode
   if sm == "screen" then
     local sig = input.signature or ""
-    local max = (portal.config.signature_max_kb or 200) * 1024
+    local max = (portal.config.signature_max_kb or 48) * 1024
     if sig == "" then
       refuse("请先在屏幕上签名，或选择“在纸质签收表上签字”。", 422, "signature_required")
     end
