@@ -8,6 +8,7 @@
 #include "plugin_api.h"
 #include "plugin_db.h"
 #include "plugin_form.h"
+#include "plugin_text.h"
 #include "ratelimit.h"
 #include "router.h"
 #include "sandbox.h"
@@ -26,7 +27,7 @@
  * a typo does not silently never run. */
 static const char *const plug_hook_names[] = {
 	"event.validate", "event.published", "event.cancelled",
-	"registration.validate", "registration.after_save", "registration.cancelled",
+	"registration.validate", "registration.keys", "registration.after_save", "registration.cancelled",
 	"registration.promoted", "checkin", "daily", "hourly", NULL};
 
 static const char *const plug_manifest_keys[] = {
@@ -768,6 +769,11 @@ json_t *plug_strings(plugin *p)
 	return p->strings;
 }
 
+json_t *plug_kinds(plugin *p)
+{
+	return p->kinds;
+}
+
 /* ------------------------------------------------------------ loading */
 
 static void plug_free_one(plugin *p)
@@ -1079,8 +1085,9 @@ static void plug_leave(plugin *p, const struct plug_frame *f)
 		lua_settop(sbx_L(p->sb), 0);    /* outermost call: nothing of it stays */
 }
 
-/* The request as the plugin sees it: a read-only table of plain data. */
-static void plug_push_request(lua_State *L, req *r)
+/* The request as the plugin sees it: a read-only table of plain data.
+ * files: hand multipart uploads over as req.files (routes with roles only). */
+static void plug_push_request(lua_State *L, req *r, int files)
 {
 	lua_createtable(L, 0, 10);
 	lua_pushstring(L, r->method);
@@ -1113,6 +1120,8 @@ static void plug_push_request(lua_State *L, req *r)
 		}
 		lua_setfield(L, -2, names[k]);
 	}
+	if (files)
+		ptx_push_files(L, &r->post);
 	if (r->is_api && r->body_len && strncmp(r->content_type, "application/json", 16) == 0) {
 		json_error_t je;
 		json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
@@ -1300,7 +1309,7 @@ int plug_dispatch(plug_set *s, req *r)
 	lua_State *L = plug_enter(p, r, &fr);
 	int base = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, pr->ref);
-	plug_push_request(L, r);
+	plug_push_request(L, r, pr->roles != 0);
 	char err[4096];
 	if (sbx_call(p->sb, 1, 1, err, sizeof err) != 0) {
 		plug_error(p, pr->path, err);

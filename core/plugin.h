@@ -98,6 +98,8 @@ const char *plug_query_sql(plugin *p, const char *name);
 int plug_permitted(const plugin *p, const char *perm);
 json_t *plug_config(plugin *p);
 json_t *plug_strings(plugin *p);
+/* The plugin's event kinds: JSON array of {id, title, form, plugin, ...} (borrowed). */
+json_t *plug_kinds(plugin *p);
 struct pform;
 const struct pform *plug_find_form(plugin *p, const char *name);
 /* For `plugin test`: a set holding just p (plug_free of the set frees p),

@@ -5,7 +5,9 @@
 #include "log.h"
 #include "luajson.h"
 #include "plugin_db.h"
+#include "plugin_events.h"
 #include "plugin_form.h"
+#include "plugin_text.h"
 #include "utf8.h"
 #include "valid.h"
 #include <lauxlib.h>
@@ -480,6 +482,9 @@ void papi_install(sbx *sb, plugin *p)
 	papi_lib(L, "mask", maskf);
 	pdb_push(L);
 	lua_setfield(L, -2, "db");
+	pev_push(L);                           /* portal.events, portal.text, portal.csv */
+	lua_setfield(L, -2, "events");
+	ptx_install(L);
 	/* config: filled after the manifest is read; a function keeps it lazy */
 	lua_createtable(L, 0, 2);
 	lua_pushstring(L, plug_ctx_of(L)->id);
