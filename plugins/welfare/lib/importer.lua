@@ -34,23 +34,29 @@ end
 -- bytes, encoding ("auto", "utf-8" or "gbk") -> text, or nil, message
 function M.decode(bytes, encoding)
   encoding = encoding or "auto"
-  if encoding == "auto" then
-    if portal.text.is_utf8(bytes) then
-      return bytes
+  if encoding == "utf-8" then
+    local text, _, off = portal.text.decode(bytes, "utf-8")
+    if text then
+      return text
     end
-    encoding = "gb18030"
-  elseif encoding == "gbk" then
-    encoding = "gb18030"     -- a superset of GBK: what Excel writes as "ANSI" on a Chinese PC
+    return nil, string.format("第%d行：文件不是UTF-8编码的文字。如果表格是用Excel另存的“CSV（逗号分隔）”，请把编码选为“GBK”再试。",
+                              line_of(bytes, off or 0))
   end
-  local text, err, off = portal.text.decode(bytes, encoding)
+  if encoding == "auto" and portal.text.is_utf8(bytes) then
+    return bytes
+  end
+  -- GB18030 is a superset of GBK: what Excel writes as "ANSI" on a Chinese PC
+  local text, _, off = portal.text.decode(bytes, "gb18030")
   if text then
     return text
   end
-  local row = off and line_of(bytes, off) or 1
-  if encoding == "utf-8" then
-    return nil, string.format("第%d行：文件不是UTF-8编码的文字。如果表格是用Excel另存的“CSV（逗号分隔）”，请把编码选为“GBK”再试。", row)
+  if encoding == "auto" then
+    -- neither: the encoding that read further is the file's, the bad bytes are where it stopped
+    local _, _, uoff = portal.text.decode(bytes, "utf-8")
+    off = math.max(off or 0, uoff or 0)
   end
-  return nil, string.format("第%d行：文件里有无法识别的文字（既不是UTF-8也不是GBK编码）。请用Excel重新另存为CSV再试。", row)
+  return nil, string.format("第%d行：文件里有无法识别的文字（既不是UTF-8也不是GBK编码）。请用Excel重新另存为CSV再试。",
+                            line_of(bytes, off or 0))
 end
 
 -- spaces at both ends, the full-width space (U+3000) too; patterns work on bytes, so the
