@@ -508,11 +508,17 @@ return {
         if type(j.items) ~= "table" then
           return { status = 422, error = "请提供物品（items）和类别（categories）。", code = "invalid" }
         end
-        local id, errs = campaign.create(j, util.me())
+        local me = util.me()
+        local id, errs = campaign.create(j, me)
         if not id then
           return { status = 422, error = "请检查填写的内容。", code = "invalid", fields = errs }
         end
-        return { status = 201, json = { id = id } }
+        -- draft = true: draw up the list at once (what demo.json does, knowing no id)
+        local listed
+        if j.draft == true or j.draft == "1" then
+          listed = campaign.draft(id, me)
+        end
+        return { status = 201, json = { id = id, listed = listed } }
       end },
     { method = "GET", path = "/campaigns/{id}", api = true, roles = { "staff", "admin", "approver" }, handler = function(req)
         local c, e = load(req)
