@@ -173,8 +173,9 @@ local function desk_page(req, c, opts)
   local results = {}
   local grid_only = opts.deliver and me.roles.grid and not me.roles.staff and not me.roles.admin
   local found = views.search(q)
-  if opts.deliver and q == "" then
-    -- the delivery page lists what is still to be taken out (a grid worker: own grid only)
+  if opts.deliver and q == "" and (grid_only or me.roles.staff or me.roles.admin) then
+    -- the delivery page lists what is still to be taken out: a grid worker sees the own
+    -- grid; a volunteer only finds the household they are standing at (search)
     found = {}
     for _, r in ipairs(util.find_all("recipients", { campaign_id = c.id, status = "listed" })) do
       local h = db.get("households", r.household_id)

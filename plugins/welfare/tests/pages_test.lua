@@ -107,4 +107,11 @@ T.test("a grid worker's delivery page lists only their own grid", function()
   r = post("/campaigns/" .. cid .. "/deliver/" .. a, { sign_mode = "paper" }, gw)
   T.eq(r.status, 303, r.body)
   T.eq(T.request{ path = "/campaigns/" .. cid .. "/sheet", user = gw }.status, 403, "the sheet is for staff")
+  -- a volunteer sees no list, only what a search finds
+  local vol = { roles = { "volunteer" }, username = "vol1" }
+  p = T.request{ path = "/campaigns/" .. cid .. "/deliver", user = vol }
+  T.eq(p.status, 200)
+  T.ok(not p.body:find("网格乙"), "no list for a volunteer")
+  p = T.request{ path = "/campaigns/" .. cid .. "/deliver", query = { q = "网格乙" }, user = vol }
+  T.match(p.body, "网格乙")
 end)
