@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { VAR } from '../integration/accounts-lib.mjs';
+import { sql, VAR } from '../integration/accounts-lib.mjs';
 
 export const SHOTS = path.join(VAR, 'screenshots');
 export const PHONE_VIEWPORT = { width: 390, height: 844 };
@@ -24,6 +24,12 @@ export async function launch() {
 // Chromium asks every site for /favicon.ico on its own; the portal has none (a 404 that no
 // page caused).
 const FAVICON = /\/favicon\.ico$/;
+
+// Chromium speaks from 127.0.0.1, which earlier suites' registrations and lookups may have
+// counted against the per-address limits: a resident in the browser starts with a clean slate.
+export function clearLoopbackLimits() {
+	sql("DELETE FROM rate_limits WHERE bucket IN ('register:addr:127.0.0.1', 'lookup:addr:127.0.0.1')");
+}
 
 // A phone-sized page of its own (cookies not shared with other contexts). page.problems
 // collects console errors (a CSP violation, a failed script, a failed resource) and uncaught

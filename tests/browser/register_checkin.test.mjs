@@ -5,15 +5,10 @@
 // Environment: as tests/integration (PORTAL_URL, PORTAL_VAR, PORTAL_BIN, PORTAL_CONF).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
 import { BASE } from '../integration/lib.mjs';
-import { addUser, signedIn, sql, sqlValue, uniq, VAR } from '../integration/accounts-lib.mjs';
-
-const SHOTS = path.join(VAR, 'screenshots');
-const PHONE_VIEWPORT = { width: 390, height: 844 };
+import { addUser, signedIn, sqlValue, uniq } from '../integration/accounts-lib.mjs';
+import { assertClean, clearLoopbackLimits, assertFitsPhone, expectStatus, launch, logIn, phonePage, shot } from './lib.mjs';
 
 let browser;
 let eventId;
@@ -28,32 +23,9 @@ function local(days, hhmm) {
 	return `${d.toISOString().slice(0, 10)}T${hhmm}`;
 }
 
-// Lists grow with every run against a long-lived stack: those are taken one screen high.
-async function shot(page, name, { fullPage = true } = {}) {
-	const file = path.join(SHOTS, `${name}.png`);
-	await page.screenshot({ path: file, fullPage });
-	assert.ok(fs.statSync(file).size > 1000, `${file} was written`);
-}
-
-// A phone-sized page of its own (cookies not shared with other contexts).
-async function phonePage() {
-	const ctx = await browser.newContext({
-		viewport: PHONE_VIEWPORT, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
-	});
-	return ctx.newPage();
-}
-
 before(async () => {
-	fs.mkdirSync(SHOTS, { recursive: true });
-	// Chromium speaks from 127.0.0.1, which earlier suites' registrations and lookups may
-	// have counted against the per-address limits: start this resident with a clean slate.
-	sql("DELETE FROM rate_limits WHERE bucket IN ('register:addr:127.0.0.1', 'lookup:addr:127.0.0.1')");
-	browser = await chromium.launch({
-		executablePath: '/usr/bin/chromium',
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-			'--disable-sync', '--no-first-run'],
-	});
+	clearLoopbackLimits();
+	browser = await launch();
 	// the event, made and published on the staff pages over plain HTTP
 	const sb = await signedIn(staff);
 	const form = await sb.get('/staff/events/new');
@@ -72,20 +44,19 @@ after(async () => {
 });
 
 test('a resident registers on a phone-sized screen and sees the code', async () => {
-	const page = await phonePage();
+	const page = await phonePage(browser);
 	await page.goto(`${BASE}/events`);
 	await shot(page, '01-events-list', { fullPage: false });
 	await page.getByRole('link', { name: new RegExp(title) }).click();
 	await page.waitForURL(`${BASE}/events/${eventId}`);
 	assert.equal(await page.locator('h1').textContent(), title);
 	await shot(page, '02-event-form');
-	// the page fits the phone: nothing wider than the screen
-	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-	assert.ok(wide <= PHONE_VIEWPORT.width, `page width ${wide}`);
+	await assertFitsPhone(page);
 
 	// a mistake first: the message sits next to the field and the name is kept
 	await page.getByLabel('参加人姓名').fill('李秀英');
 	await page.getByLabel('手机号').fill('1234');
+	expectStatus(page, `/events/${eventId}/register`, 422);
 	await page.getByRole('button', { name: '提交报名' }).click();
 	await page.locator('#phone-error').waitFor();
 	assert.equal(await page.getByLabel('参加人姓名').inputValue(), '李秀英');
@@ -116,18 +87,15 @@ test('a resident registers on a phone-sized screen and sees the code', async () 
 	await page.locator('.ev-reg').waitFor();
 	assert.match(await page.locator('.ev-reg').textContent(), /已报名/);
 	await shot(page, '05-lookup');
+	assertClean(page);
 	await page.context().close();
 });
 
 test('a staff member logs in and checks the resident in on the door page', async () => {
 	assert.ok(code, 'the first test registered someone');
-	const page = await phonePage();
+	const page = await phonePage(browser);
 	await page.goto(`${BASE}/staff/events/${eventId}/checkin`);
-	await page.waitForURL(/\/login\?next=/);
-	await page.getByLabel('用户名').fill(staff.username);
-	await page.getByLabel('密码').fill(staff.password);
-	await page.getByRole('button', { name: '登录' }).click();
-	await page.waitForURL(`${BASE}/staff/events/${eventId}/checkin`);
+	await logIn(page, staff, `${BASE}/staff/events/${eventId}/checkin`);
 	await shot(page, '06-door-page');
 
 	await page.getByLabel('报名码、手机尾号或姓名').fill(code.toLowerCase());
@@ -167,5 +135,6 @@ test('a staff member logs in and checks the resident in on the door page', async
 	await page.emulateMedia({ media: 'print' });
 	await shot(page, '12-signin-sheet-print');
 	assert.ok(!(await page.content()).includes(residentPhone), 'the sheet masks the phone');
+	assertClean(page);
 	await page.context().close();
 });

@@ -72,6 +72,25 @@ async function sign(h) {
 	}
 }
 
+// The same with a finger: touch events as a phone's screen sends them (the pad must take
+// them as drawing, not as scrolling).
+async function signWithFinger(h) {
+	const canvas = card(h).locator('canvas');
+	await canvas.scrollIntoViewIfNeeded();
+	const box = await canvas.boundingBox();
+	const scrolled = await page.evaluate(() => window.scrollY);
+	const cdp = await page.context().newCDPSession(page);
+	const touch = (type, fx, fy) => cdp.send('Input.dispatchTouchEvent', {
+		type, touchPoints: type === 'touchEnd' ? [] : [{ x: box.x + box.width * fx, y: box.y + box.height * fy }],
+	});
+	// downwards, as a finger pulling the page back up would move
+	await touch('touchStart', 0.15, 0.1);
+	for (let i = 1; i <= 16; i++) await touch('touchMove', 0.15 + i * 0.04, 0.1 + i * 0.05);
+	await touch('touchEnd');
+	await cdp.detach();
+	assert.equal(await page.evaluate(() => window.scrollY), scrolled, 'the finger drew instead of scrolling the page');
+}
+
 // How many dark pixels a PNG data URL has (decoded on a blank page, which has no CSP).
 async function darkPixels(dataUrl) {
 	const blank = await page.context().newPage();
@@ -184,12 +203,14 @@ test('a cleared pad with 屏幕签名 chosen is refused in Chinese and nothing i
 	await assertFitsPhone(page);
 	await shot(page, 'welfare-04-desk-refused');
 
-	// signed this time, the receipt is recorded
-	await sign(unsigned);
-	assert.ok(await screen.isChecked());
+	// signed with a finger this time, the receipt is recorded
+	await signWithFinger(unsigned);
+	assert.ok(await screen.isChecked(), 'the finger ticked 屏幕签名');
 	await card(unsigned).getByRole('button', { name: '登记领取' }).click();
 	await page.locator('.notice-ok').waitFor();
-	assert.equal(receipts(unsigned)[0][0], 'screen');
+	const [[mode, png]] = receipts(unsigned);
+	assert.equal(mode, 'screen');
+	assert.ok(await darkPixels(png) > 200, 'the strokes of the finger are in the stored picture');
 	assertClean(page);
 	await page.context().close();
 });
