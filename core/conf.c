@@ -79,6 +79,8 @@ static const struct conf_key conf_keys[] = {
 	  "Memory cap in MiB of one plugin's Lua state in one worker; a plugin that keeps hitting it is switched off."),
 	K(public_cache_ms, CT_INT, "1000", 0, 60000, 0, "site",
 	  "Milliseconds each worker may reuse a public page that is the same for everyone (the event list and its JSON); 0 turns it off. Registering is always decided in the database."),
+	K(event_cache_ms, CT_INT, "2000", 0, 60000, 0, "site",
+	  "Milliseconds each worker may keep what registering reads of a published event (kind, slots, title); checked against the event's revision in the registering transaction, so a staff change is never missed. 0 reads it every time."),
 	K(site_name, CT_STR, "社区服务平台", 0, 0, 0, "site",
 	  "Name shown in page titles and headers, e.g. the community office's name."),
 	K(base_url, CT_STR, "", 0, 0, 0, "site",

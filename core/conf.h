@@ -49,6 +49,7 @@ typedef struct conf {
 	int plugin_post_limit;   /* per address per plugin per minute */
 	/* site */
 	int public_cache_ms;     /* per-worker micro-cache of public pages */
+	int event_cache_ms;      /* per-worker cache of published events for registering */
 	char *site_name;
 	char *base_url;
 	int rate_limits;         /* 1 = on (registration, lookup; login limits always apply) */

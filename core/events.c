@@ -3,6 +3,7 @@
 #include "events.h"
 #include "audit.h"
 #include "auth.h"
+#include "evcache.h"
 #include "html.h"
 #include "log.h"
 #include "outbox.h"
@@ -578,7 +579,7 @@ static int ev_update_tx(db *d, void *vp)
 	          " location = IF(?, ?, location), starts_at = IF(?, ?, starts_at), ends_at = IF(?, ?, ends_at),"
 	          " registration_opens_at = IF(?, ?, registration_opens_at),"
 	          " registration_closes_at = IF(?, ?, registration_closes_at), capacity = IF(?, ?, capacity),"
-	          " waitlist = IF(?, ?, waitlist), retention_days = IF(?, ?, retention_days) WHERE id = ?",
+	          " waitlist = IF(?, ?, waitlist), retention_days = IF(?, ?, retention_days), rev = rev + 1 WHERE id = ?",
 	          DB_INT(!!(e->seen & EVK_KIND)), DB_TEXT(e->kind), DB_INT(!!(e->seen & EVK_TITLE)), DB_TEXT(e->title),
 	          DB_INT(!!(e->seen & EVK_DESC)), DB_TEXT(e->description ? e->description : ""),
 	          DB_INT(!!(e->seen & EVK_LOC)), DB_TEXT(e->location), DB_INT(!!(e->seen & EVK_START)),
@@ -656,7 +657,7 @@ static int ev_status_tx(db *d, void *vp)
 		c->rc = EV_STATE;
 		return 1;
 	}
-	if ((rc = db_q(d, r->a, NULL, "UPDATE events SET status = ? WHERE id = ?", DB_TEXT(c->to), DB_INT(c->id))) != DB_OK)
+	if ((rc = db_q(d, r->a, NULL, "UPDATE events SET status = ?, rev = rev + 1 WHERE id = ?", DB_TEXT(c->to), DB_INT(c->id))) != DB_OK)
 		return rc;
 	if (strcmp(c->to, "cancelled") == 0) {
 		db_res *regs = NULL;
@@ -750,16 +751,27 @@ int ev_duplicate(req *r, long long id, int shift_days, long long *new_id)
 
 /* ---------------------------------------------------------------- registration */
 
+/* The alphabet has exactly 32 letters, so the low 5 bits of a random byte pick
+ * one uniformly: one getrandom() for the whole code instead of one a letter. */
+_Static_assert(sizeof EV_CODE_ALPHABET - 1 == 32, "EV_CODE_ALPHABET must have 32 letters");
+
 static void ev_new_code(char code[EV_CODE_LEN + 1])
 {
 	static const char al[] = EV_CODE_ALPHABET;
+	unsigned char rnd[EV_CODE_LEN];
+	randombytes_buf(rnd, sizeof rnd);
 	for (int i = 0; i < EV_CODE_LEN; i++)
-		code[i] = al[randombytes_uniform((uint32_t)(sizeof al - 1))];
+		code[i] = al[rnd[i] & 31];
 	code[EV_CODE_LEN] = 0;
 }
 
+/* Internal: the event changed since the worker read it (evcache.h); read it
+ * again and start over. Never returned by ev_register. */
+#define EV_STALE (-1)
+
 struct ev_reg_ctx {
 	req *r;
+	const evc_event *ev;
 	long long event_id, slot_id, registered_by;
 	const char *name, *phone, *answers, *on_behalf_of;
 	int consent;
@@ -767,67 +779,77 @@ struct ev_reg_ctx {
 	int rc;
 };
 
+/* Registration is open now: published, inside the registration window and
+ * before the start. The same words in the fast UPDATE and the slow SELECT. */
+#define EV_REG_OPEN_SQL \
+	"status = 'published' AND NOW() >= COALESCE(registration_opens_at, '1000-01-01')" \
+	" AND NOW() < COALESCE(registration_closes_at, starts_at) AND NOW() < starts_at"
+
+/* No seat was taken: find out why under the event's row lock (not found,
+ * changed since read, closed, or full) and, when full with a waitlist, hand
+ * out the next waitlist position into *pos. Returns a DB_ code; sets c->rc
+ * and returns 1 when the registration stops here. */
+static int ev_register_no_seat(db *d, struct ev_reg_ctx *c, long long *pos)
+{
+	arena *a = c->r->a;
+	db_res *res = NULL;
+	int rc = db_q(d, a, &res, "SELECT rev, waitlist, (" EV_REG_OPEN_SQL ") AS reg_open FROM events WHERE id = ? FOR UPDATE",
+	              DB_INT(c->event_id));
+	if (rc != DB_OK)
+		return rc;
+	if (res->nrows == 0)
+		c->rc = EV_NOT_FOUND;
+	else if (db_cell_int(res, 0, "rev") != c->ev->rev)
+		c->rc = EV_STALE;
+	else if (!db_cell_int(res, 0, "reg_open"))
+		c->rc = EV_CLOSED;
+	else if (!db_cell_int(res, 0, "waitlist"))
+		c->rc = EV_FULL_NO_WAITLIST;
+	if (c->rc != EV_OK)
+		return 1;
+	if ((rc = db_q(d, a, NULL, "UPDATE events SET waitlist_next = waitlist_next + 1 WHERE id = ?", DB_INT(c->event_id))) !=
+	    DB_OK)
+		return rc;
+	db_res *p = NULL;
+	if ((rc = db_q(d, a, &p, "SELECT waitlist_next - 1 AS pos FROM events WHERE id = ?", DB_INT(c->event_id))) != DB_OK)
+		return rc;
+	*pos = db_cell_int(p, 0, "pos");
+	return DB_OK;
+}
+
+/* The registering transaction. The common case is four statements: the
+ * seat-taking UPDATE (which locks the event row first, as every writer does,
+ * and holds only if the event is still the one validated against: same rev,
+ * open, a seat left), the INSERT (UNIQUE phone among standing registrations),
+ * the confirmation message, COMMIT. */
 static int ev_register_tx(db *d, void *vp)
 {
 	struct ev_reg_ctx *c = vp;
 	req *r = c->r;
 	arena *a = r->a;
+	const evc_event *ev = c->ev;
 	c->rc = EV_OK;
-	db_res *res = NULL;
-	/* the event row is locked first by every writer: one order, no deadlocks */
-	int rc = db_q(d, a, &res,
-	              "SELECT status, waitlist, title, location,"
-	              " DATE_FORMAT(starts_at, '%m月%d日 %H:%i') AS when_zh,"
-	              " (NOW() >= COALESCE(registration_opens_at, '1000-01-01')"
-	              "  AND NOW() < COALESCE(registration_closes_at, starts_at) AND NOW() < starts_at) AS reg_open"
-	              " FROM events WHERE id = ? FOR UPDATE",
-	              DB_INT(c->event_id));
+	db_res *u = NULL;
+	int rc = db_q(d, a, &u, "UPDATE events SET taken = taken + 1 WHERE id = ? AND rev = ? AND taken < capacity AND " EV_REG_OPEN_SQL,
+	              DB_INT(c->event_id), DB_INT(ev->rev));
 	if (rc != DB_OK)
 		return rc;
-	if (res->nrows == 0 || strcmp(db_cell(res, 0, "status"), "draft") == 0) {
-		c->rc = EV_NOT_FOUND;
-		return 1;
-	}
-	if (strcmp(db_cell(res, 0, "status"), "published") != 0 || !db_cell_int(res, 0, "reg_open")) {
-		c->rc = EV_CLOSED;
-		return 1;
-	}
-	db_res *u = NULL;
-	int seat = 0;
-	if (c->slot_id) {
+	int seat = u->affected == 1;
+	if (seat && c->slot_id) {
+		/* the event's rev held, so the slot is one of its slots: 0 rows = the slot is full */
 		if ((rc = db_q(d, a, &u, "UPDATE event_slots SET taken = taken + 1 WHERE id = ? AND event_id = ? AND taken < capacity",
 		               DB_INT(c->slot_id), DB_INT(c->event_id))) != DB_OK)
 			return rc;
-		seat = u->affected == 1;
-	} else
-		seat = 1;
-	if (seat) {
-		if ((rc = db_q(d, a, &u, "UPDATE events SET taken = taken + 1 WHERE id = ? AND taken < capacity",
-		               DB_INT(c->event_id))) != DB_OK)
-			return rc;
 		if (u->affected != 1) {
 			seat = 0;
-			if (c->slot_id &&
-			    (rc = db_q(d, a, NULL, "UPDATE event_slots SET taken = taken - 1 WHERE id = ?", DB_INT(c->slot_id))) != DB_OK)
+			if ((rc = db_q(d, a, NULL, "UPDATE events SET taken = taken - 1 WHERE id = ?", DB_INT(c->event_id))) != DB_OK)
 				return rc;
 		}
 	}
 	long long pos = 0;
-	if (!seat) {
-		if (!db_cell_int(res, 0, "waitlist")) {
-			c->rc = EV_FULL_NO_WAITLIST;
-			return 1;
-		}
-		if ((rc = db_q(d, a, NULL, "UPDATE events SET waitlist_next = waitlist_next + 1 WHERE id = ?",
-		               DB_INT(c->event_id))) != DB_OK)
-			return rc;
-		db_res *p = NULL;
-		if ((rc = db_q(d, a, &p, "SELECT waitlist_next - 1 AS pos FROM events WHERE id = ?", DB_INT(c->event_id))) != DB_OK)
-			return rc;
-		pos = db_cell_int(p, 0, "pos");
-	}
+	if (!seat && (rc = ev_register_no_seat(d, c, &pos)) != DB_OK)
+		return rc;
 	long long reg_id = 0;
-	int gave_way = 0;
 	for (int tries = 0;; tries++) {
 		ev_new_code(c->out->code);
 		db_res *ins = NULL;
@@ -845,17 +867,7 @@ static int ev_register_tx(db *d, void *vp)
 		if (rc != DB_EDUP)
 			return rc;
 		if (strstr(db_errmsg(d), "registrations_phone")) {
-			/* a cancelled registration of the same phone gives way to the new
-			 * one (only looked for now: most registrations have none) */
-			db_res *del = NULL;
-			if (!gave_way &&
-			    (rc = db_q(d, a, &del, "DELETE FROM registrations WHERE event_id = ? AND phone = ? AND status = 'cancelled'",
-			               DB_INT(c->event_id), DB_TEXT(c->phone))) != DB_OK)
-				return rc;
-			if (!gave_way && del->affected == 1) {
-				gave_way = 1;
-				continue;
-			}
+			/* a cancelled registration no longer holds its phone (0006) */
 			c->rc = EV_DUPLICATE_PHONE;
 			return 1;
 		}
@@ -864,10 +876,10 @@ static int ev_register_tx(db *d, void *vp)
 	}
 	c->out->status = seat ? "confirmed" : "waitlisted";
 	c->out->position = pos;
-	const char *body = seat ? ar_printf(a, "【报名成功】您已报名“%s”，%s 在%s，报名码 %s。", db_cell(res, 0, "title"),
-	                                    db_cell(res, 0, "when_zh"), db_cell(res, 0, "location"), c->out->code)
+	const char *body = seat ? ar_printf(a, "【报名成功】您已报名“%s”，%s 在%s，报名码 %s。", ev->title, ev->when_zh,
+	                                    ev->location, c->out->code)
 	                        : ar_printf(a, "【候补登记】“%s”名额已满，您排在候补第 %lld 位，报名码 %s。有空位时会通知您。",
-	                                    db_cell(res, 0, "title"), pos, c->out->code);
+	                                    ev->title, pos, c->out->code);
 	if ((rc = outbox_queue(d, a, seat ? "confirmation" : "waitlist", c->phone, body, NULL, c->event_id, reg_id)) != DB_OK)
 		return rc;
 	if (c->registered_by)
@@ -940,23 +952,20 @@ static int ev_hook_validate(req *r, json_t *payload, json_t *fields, json_t *cod
 	return rc == 0 ? 0 : EV_DB;
 }
 
-int ev_register(req *r, long long event_id, const ev_reg_input *in, long long registered_by, ev_reg_result *out)
+/* One attempt of ev_register against the event as read now or a moment ago
+ * (fresh: read now); EV_STALE when it changed meanwhile. */
+static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, long long registered_by,
+                            ev_reg_result *out, int fresh)
 {
 	memset(out, 0, sizeof *out);
-	json_t *fields = json_object(), *codes = json_object();
 	/* the event must be visible before input errors are worth reporting */
-	db_res *ev = NULL;
-	if (db_q(r->db, r->a, &ev, "SELECT kind, status, (SELECT COUNT(*) FROM event_slots WHERE event_id = e.id) AS nslots"
-	                           " FROM events e WHERE id = ?", DB_INT(event_id)) != DB_OK) {
-		json_decref(fields);
-		json_decref(codes);
+	evc_event ev;
+	int found = evc_get(r, event_id, fresh, &ev);
+	if (found < 0)
 		return EV_DB;
-	}
-	if (ev->nrows == 0 || strcmp(db_cell(ev, 0, "status"), "draft") == 0) {
-		json_decref(fields);
-		json_decref(codes);
+	if (found == 0 || strcmp(ev.status, "draft") == 0)
 		return EV_NOT_FOUND;
-	}
+	json_t *fields = json_object(), *codes = json_object();
 	val_rule name_rule = {"name", VAL_TEXT, 1, 1, EV_NAME_MAX, NULL, "姓名"};
 	val_rule phone_rule = {"phone", VAL_PHONE, 1, 0, 0, NULL, "手机号"};
 	val_rule rel_rule = {"on_behalf_of", VAL_TEXT, 0, 0, 20, NULL, "与报名人的关系"};
@@ -974,22 +983,19 @@ int ev_register(req *r, long long event_id, const ev_reg_input *in, long long re
 		json_object_set_new(fields, "on_behalf_of", json_string(e.message));
 		json_object_set_new(codes, "on_behalf_of", json_string(e.code));
 	}
-	long long nslots = db_cell_int(ev, 0, "nslots");
 	if (in->slot_id) {
-		db_res *s = NULL;
-		if (db_q(r->db, r->a, &s, "SELECT id FROM event_slots WHERE id = ? AND event_id = ?", DB_INT(in->slot_id),
-		         DB_INT(event_id)) != DB_OK || s->nrows == 0) {
+		if (!evc_has_slot(&ev, in->slot_id)) {
 			json_object_set_new(fields, "slot_id", json_string(ev_zh.slot_other));
 			json_object_set_new(codes, "slot_id", json_string("invalid_slot"));
 		}
-	} else if (nslots > 0) {
+	} else if (ev.nslots > 0) {
 		json_object_set_new(fields, "slot_id", json_string(ev_zh.slot_required));
 		json_object_set_new(codes, "slot_id", json_string("required"));
 	}
 	/* the kind's form */
 	ev_kind k;
 	char *answers = NULL;
-	if (ev_kind_find(r, db_cell(ev, 0, "kind"), &k) == 0 && k.form) {
+	if (ev_kind_find(r, ev.kind, &k) == 0 && k.form) {
 		json_t *jin = in->answers ? json_deep_copy(in->answers) : (in->form_in ? NULL : json_object());
 		if (jin && json_is_object(jin))
 			ev_fill_answers(k.form, jin, in);
@@ -1013,7 +1019,7 @@ int ev_register(req *r, long long event_id, const ev_reg_input *in, long long re
 	if (json_object_size(fields) == 0) {
 		json_t *ans = answers ? json_loads(answers, 0, NULL) : NULL;
 		int hrc = ev_hook_validate(r, json_pack("{s:I, s:s, s:s, s:o, s:I}", "event_id", (json_int_t)event_id,
-		                                        "kind", db_cell(ev, 0, "kind"), "name", vn.s,
+		                                        "kind", ev.kind, "name", vn.s,
 		                                        "answers", ans ? ans : json_object(), "slot_id",
 		                                        (json_int_t)in->slot_id),
 		                           fields, codes);
@@ -1032,8 +1038,8 @@ int ev_register(req *r, long long event_id, const ev_reg_input *in, long long re
 	}
 	json_decref(fields);
 	json_decref(codes);
-	const char *kind = ar_strdup(r->a, db_cell(ev, 0, "kind"));
-	struct ev_reg_ctx c = {r, event_id, in->slot_id, registered_by, vn.s, vp.s,
+	const char *kind = ev.kind;
+	struct ev_reg_ctx c = {r, &ev, event_id, in->slot_id, registered_by, vn.s, vp.s,
 	                       answers ? ar_strdup(r->a, answers) : NULL, vr.present ? vr.s : NULL, in->consent, out,
 	                       EV_OK};
 	free(answers);
@@ -1044,10 +1050,26 @@ int ev_register(req *r, long long event_id, const ev_reg_input *in, long long re
 		                    out->code, "status", out->status ? out->status : "confirmed"));
 		return EV_OK;
 	}
+	if (c.rc == EV_STALE)
+		evc_forget(event_id);
 	if (c.rc != EV_OK)
 		return c.rc;
 	log_err("registration failed", "event=%lld error=\"%s\"", event_id, db_errmsg(r->db));
 	return EV_DB;
+}
+
+int ev_register(req *r, long long event_id, const ev_reg_input *in, long long registered_by, ev_reg_result *out)
+{
+	/* a staff change between reading the event and taking the seat: read it
+	 * again and validate again (twice in a row is already unlikely) */
+	int rc = EV_STALE;
+	for (int attempt = 0; rc == EV_STALE && attempt < 3; attempt++)
+		rc = ev_register_once(r, event_id, in, registered_by, out, attempt > 0);
+	if (rc == EV_STALE) {
+		log_err("registration failed", "event=%lld error=\"the event kept changing\"", event_id);
+		return EV_DB;
+	}
+	return rc;
 }
 
 /* ---------------------------------------------------------------- lookup, cancel, check-in */

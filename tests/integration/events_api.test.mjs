@@ -405,7 +405,7 @@ test('staff register a caller on their behalf: recorded and audited', async () =
 	assertError(await api('POST', `/api/v1/registrations/${r.json.code}/checkin`, { token: staff.token, body: { undo: 'yes' } }), 422);
 });
 
-test('a resident who cancelled can register again with the same phone: one row, the new one', async () => {
+test('a resident who cancelled can register again with the same phone; the cancelled one stays on record', async () => {
 	const ev = await newEvent({ capacity: 5 });
 	const p = phone();
 	const first = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '赵阿姨', phone: p } });
@@ -415,9 +415,52 @@ test('a resident who cancelled can register again with the same phone: one row, 
 	const again = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '赵阿姨', phone: p } });
 	assert.equal(again.status, 201, again.body);
 	assert.notEqual(again.json.code, first.json.code, 'a new code');
-	const rows = sql(`SELECT code, status FROM registrations WHERE event_id = ${ev.id} AND phone = '${p}'`);
-	assert.deepEqual(rows, [[again.json.code, 'confirmed']], 'the cancelled row gave way to the new one');
+	const rows = sql(`SELECT code, status FROM registrations WHERE event_id = ${ev.id} AND phone = '${p}' ORDER BY id`);
+	assert.deepEqual(rows, [[first.json.code, 'cancelled'], [again.json.code, 'confirmed']],
+		'the cancelled registration keeps its row; only the new one holds the phone');
+	const old = await api('GET', `/api/v1/registrations/${first.json.code}?phone=${p}`);
+	assert.equal(old.status, 200, old.body);
+	assert.equal(old.json.status, 'cancelled', 'the old code still looks up, as cancelled');
 	const dup = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '赵阿姨', phone: p } });
 	assert.equal(dup.status, 409, 'and a second registration of that phone is still refused');
 	assert.equal(Number(sqlValue(`SELECT taken FROM events WHERE id = ${ev.id}`)), 1, 'one seat taken');
+});
+
+// Workers keep what registering reads of a published event for a moment (core/evcache.c);
+// the seat-taking UPDATE carries the event's rev, so a staff change is seen by the very next
+// registration in every worker. Many registrations first, so that every worker holds the
+// event; then each change, then registrations again at once.
+test('a staff change of an event reaches the next registration in every worker', async () => {
+	const ev = await newEvent({ capacity: 100 });
+	const burst = (n) => Promise.all(Array.from({ length: n }, () =>
+		api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '缓存测试', phone: phone() } })));
+	for (const r of await burst(16)) assert.equal(r.status, 201, r.body);
+	// a new title: the confirmations queued right after carry it
+	const title = `改名后的活动 ${crypto.randomBytes(3).toString('hex')}`;
+	const patch = await api('PATCH', `/api/v1/events/${ev.id}`, { token: staff.token, body: { title } });
+	assert.equal(patch.status, 200, patch.body);
+	const after = await burst(16);
+	for (const r of after) assert.equal(r.status, 201, r.body);
+	const codes = after.map((r) => `'${r.json.code}'`).join(',');
+	const bodies = sql(`SELECT o.body FROM outbox o JOIN registrations r ON r.id = o.registration_id
+		WHERE r.code IN (${codes}) AND o.kind = 'confirmation'`).map((row) => row[0]);
+	assert.equal(bodies.length, 16);
+	for (const b of bodies) assert.ok(b.includes(title), `confirmation with the new title: ${b}`);
+	// capacity lowered to what is taken: the next registrations wait
+	const taken = Number(sqlValue(`SELECT taken FROM events WHERE id = ${ev.id}`));
+	const cap = await api('PATCH', `/api/v1/events/${ev.id}`, { token: staff.token, body: { capacity: taken, waitlist: false } });
+	assert.equal(cap.status, 200, cap.body);
+	for (const r of await burst(8)) assertError(r, 409, 'full');
+	// room again: registrations are confirmed at once
+	const reopen = await api('PATCH', `/api/v1/events/${ev.id}`, { token: staff.token, body: { capacity: 100 } });
+	assert.equal(reopen.status, 200, reopen.body);
+	for (const r of await burst(8)) assert.equal(r.status, 201, r.body);
+	// registration closed an hour ago: every worker refuses at once
+	const hourAgo = new Date(Date.now() - 3600e3 + 8 * 3600e3).toISOString().slice(0, 19) + '+08:00';
+	const close = await api('PATCH', `/api/v1/events/${ev.id}`, { token: staff.token, body: { registration_closes_at: hourAgo } });
+	assert.equal(close.status, 200, close.body);
+	for (const r of await burst(8)) assertError(r, 403, 'closed');
+	assert.equal(Number(sqlValue(`SELECT taken FROM events WHERE id = ${ev.id}`)),
+		Number(sqlValue(`SELECT COUNT(*) FROM registrations WHERE event_id = ${ev.id} AND status = 'confirmed'`)),
+		'the seat count agrees with the rows');
 });
