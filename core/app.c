@@ -78,6 +78,7 @@ static const rt_route app_routes[] = {
 	{"POST", "/admin/users/{id}/password", h_admin_user_password, 0, ROLE_ADMIN},
 	{"POST", "/admin/users/{id}/disable", h_admin_user_disable, 0, ROLE_ADMIN},
 	{"POST", "/admin/users/{id}/enable", h_admin_user_enable, 0, ROLE_ADMIN},
+	{"POST", "/admin/users/{id}/grants", h_admin_user_grants, 0, ROLE_ADMIN},
 	{"GET", "/admin/tokens", h_admin_tokens, 0, ROLE_ADMIN},
 	{"POST", "/admin/tokens", h_admin_token_create, 0, ROLE_ADMIN},
 	{"POST", "/admin/tokens/{id}/revoke", h_admin_token_revoke, 0, ROLE_ADMIN},
@@ -99,6 +100,8 @@ static const rt_route app_routes[] = {
 	{"POST", "/admin/plugins/reload", h_admin_plugins_reload, 0, ROLE_ADMIN},
 	{"POST", "/admin/plugins/{id}/enable", h_admin_plugin_enable, 0, ROLE_ADMIN},
 	{"POST", "/admin/plugins/{id}/disable", h_admin_plugin_disable, 0, ROLE_ADMIN},
+	{"GET", "/admin/plugins/{id}/settings", h_admin_plugin_settings, 0, ROLE_ADMIN},
+	{"POST", "/admin/plugins/{id}/settings", h_admin_plugin_settings_save, 0, ROLE_ADMIN},
 };
 
 static double app_ms(void)

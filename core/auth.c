@@ -52,6 +52,8 @@ static const char *const auth_msg[] = {
 	"密码不能是连续的字母或数字（例如 abcdefghij、1234567890）。",
 #define M_PW_NAME 12
 	"密码不能包含用户名。",
+#define M_MUST_CHANGE 13
+	"请先在“我的账户”页面修改初始密码，然后才能使用其他功能。",
 };
 
 /* --- roles */
@@ -207,10 +209,11 @@ static void auth_fill_user(auth_user *u, const db_res *res)
 	if (u->grid && !*u->grid)
 		u->grid = NULL;
 	u->roles = auth_roles_parse(db_cell(res, 0, "roles"), NULL);
+	u->must_change_password = db_cell_int(res, 0, "must_change_password") != 0;
 }
 
 #define AUTH_USER_COLS \
-	"u.id AS uid, u.username, u.display_name, u.grid," \
+	"u.id AS uid, u.username, u.display_name, u.grid, u.must_change_password," \
 	" (SELECT GROUP_CONCAT(role) FROM user_roles WHERE user_id = u.id) AS roles"
 
 /* The session named by the cookie, or none. 0 or a db_status. */
@@ -407,6 +410,10 @@ int auth_gate(req *r, unsigned roles)
 	int safe = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	if (u->session_id && !safe && !auth_csrf_ok(r))
 		return resp_error(r, 403, "csrf", auth_msg[M_CSRF], NULL);
+	/* a one-time password opens the account pages only, where it is changed */
+	if (u->must_change_password && !(roles & ROLE_SIGNED_IN))
+		return r->is_api ? resp_error(r, 403, "password_change_required", auth_msg[M_MUST_CHANGE], NULL)
+		                 : resp_redirect(r, 303, "/account?done=must_change");
 	if (!(roles & ROLE_SIGNED_IN) && !(u->roles & roles))
 		return resp_error(r, 403, "forbidden", auth_msg[M_FORBIDDEN], NULL);
 	/* scope rule of the host: a route with a {grid} segment is the caller's own grid only */
@@ -768,11 +775,16 @@ int auth_user_set_roles(db *d, arena *a, long long id, unsigned roles, unsigned 
 
 int auth_user_set_password(db *d, arena *a, long long id, const char *pwhash, long long keep_session)
 {
-	int rc = db_q(d, a, NULL, "UPDATE users SET password_hash = ?, password_changed_at = NOW() WHERE id = ?",
-	              DB_TEXT(pwhash), DB_INT(id));
+	int rc = db_q(d, a, NULL, "UPDATE users SET password_hash = ?, password_changed_at = NOW(),"
+	                          " must_change_password = 0 WHERE id = ?", DB_TEXT(pwhash), DB_INT(id));
 	if (rc != DB_OK)
 		return rc;
 	return db_q(d, a, NULL, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", DB_INT(id), DB_INT(keep_session));
+}
+
+int auth_user_must_change(db *d, arena *a, long long id, int on)
+{
+	return db_q(d, a, NULL, "UPDATE users SET must_change_password = ? WHERE id = ?", DB_INT(on != 0), DB_INT(id));
 }
 
 int auth_user_set_disabled(db *d, arena *a, long long id, int disabled, int *changed)

@@ -66,6 +66,8 @@ typedef struct auth_user {
 	long long session_id;      /* 0 when authenticated by token */
 	long long token_id;        /* 0 when authenticated by session */
 	const char *csrf;          /* the session's CSRF token ("" for tokens) */
+	int must_change_password;  /* a one-time password: only the account pages until it is changed */
+	const char *grants;        /* ",a.b,c.d," once read by grants.c; NULL until then */
 } auth_user;
 
 /* Role name <-> bit ("admin", "staff", "grid", "volunteer", "approver");
@@ -92,8 +94,10 @@ auth_user *auth_identify(req *r);
  * to /login?next=... (pages); lacking every role in roles -> 403; a route
  * that captures {grid} and a caller not in that grid (auth_in_grid) -> 403; a
  * state-changing browser request (not GET/HEAD) authenticated by session
- * without a matching CSRF token (form field "csrf") -> 403; the database
- * unreachable -> 503. Returns 0 to go on, or the status with the response
+ * without a matching CSRF token (form field "csrf") -> 403; a user who must
+ * change a one-time password, on any route not open to ROLE_SIGNED_IN (the
+ * account pages) -> a redirect to /account?done=must_change (pages) or 403
+ * password_change_required (API); the database unreachable -> 503. Returns 0 to go on, or the status with the response
  * already set. roles == 0: identify only. */
 int auth_gate(req *r, unsigned roles);
 /* 1 when the request carries the session's CSRF token (constant-time). */
@@ -175,9 +179,11 @@ int auth_user_roles(db *d, arena *a, long long id, unsigned *roles);
 /* Make the user's roles exactly roles; *granted and *revoked get the bits
  * that changed. */
 int auth_user_set_roles(db *d, arena *a, long long id, unsigned roles, unsigned *granted, unsigned *revoked);
-/* Store a new argon2id hash and end the user's sessions except keep_session
- * (0: all of them). */
+/* Store a new argon2id hash (which clears "must change password") and end the
+ * user's sessions except keep_session (0: all of them). */
 int auth_user_set_password(db *d, arena *a, long long id, const char *pwhash, long long keep_session);
+/* Set (on) or clear the user's "must change password at next login". */
+int auth_user_must_change(db *d, arena *a, long long id, int on);
 /* Disable (and end every session of) or enable a user. *changed gets 1 when
  * the flag changed. */
 int auth_user_set_disabled(db *d, arena *a, long long id, int disabled, int *changed);

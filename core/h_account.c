@@ -68,6 +68,8 @@ static const char *const acc_msg[] = {
 	"请填写当前密码。",
 #define M_NEED_NEW 19
 	"请填写新密码。",
+#define M_MUST_CHANGE 20
+	"您正在使用管理员或系统给您的初始密码。请先在下面设置自己的新密码，然后才能使用其他功能。",
 };
 
 /* --- helpers */
@@ -366,6 +368,8 @@ int h_account(req *r)
 		notice = acc_msg[M_DONE_PASSWORD];
 	else if (done && strcmp(done, "revoked") == 0)
 		notice = acc_msg[M_DONE_REVOKED];
+	else if (auth_user_of(r)->must_change_password)
+		notice = acc_msg[M_MUST_CHANGE];
 	return acc_account_page(r, 200, NULL, notice);
 }
 

@@ -8,6 +8,7 @@
  * (never a password). */
 #include "audit.h"
 #include "auth.h"
+#include "grants.h"
 #include "handlers.h"
 #include "html.h"
 #include "log.h"
@@ -75,6 +76,8 @@ static const char *const adm_msg[] = {
 	"请填写新密码。",
 #define M_FILTER 22
 	"筛选条件有误，请按提示修改。",
+#define M_BAD_GRANT 23
+	"有一项权限不属于任何已加载的插件，请刷新页面后重新选择。",
 };
 
 /* Labels shown on forms, used in validation messages too. */
@@ -343,6 +346,13 @@ static int adm_user_page(req *r, int status, long long id, json_t *fm, json_t *e
 		        "name", db_cell(t, i, "name"), "role", adm_role_label_of(db_cell(t, i, "role")),
 		        "expires", exp ? exp : "不过期", "used", used ? used : "从未使用"));
 	}
+	json_t *grants = grant_choices(r, id);
+	if (!grants) {
+		json_decref(fm);
+		json_decref(errors);
+		json_decref(pw_errors);
+		return adm_db_error(r);
+	}
 	auth_user *me = auth_user_of(r);
 	json_t *user = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:I}", "id", (json_int_t)id,
 	        "username", db_cell(u, 0, "username"), "display_name", db_cell(u, 0, "display_name"),
@@ -354,6 +364,7 @@ static int adm_user_page(req *r, int status, long long id, json_t *fm, json_t *e
 	        "title", ar_printf(r->a, "用户：%s", db_cell(u, 0, "display_name")), "user", user, "form", fm,
 	        "errors", errors ? errors : json_object(), "pw_errors", pw_errors ? pw_errors : json_object(),
 	        "tokens", tokens, "notice", notice ? notice : "", "is_self", me && me->id == id);
+	json_object_set_new(data, "grants", grants);
 	return adm_page(r, status, "admin_user", data);
 }
 
@@ -367,7 +378,7 @@ int h_admin_user(req *r)
 		int msg;
 	} notices[] = {
 		{"created", M_DONE_CREATED}, {"saved", M_DONE_SAVED}, {"password", M_DONE_PASSWORD},
-		{"disabled", M_DONE_DISABLED}, {"enabled", M_DONE_ENABLED},
+		{"disabled", M_DONE_DISABLED}, {"enabled", M_DONE_ENABLED}, {"grants", M_DONE_SAVED},
 	};
 	const char *done = form_get(&r->query, "done"), *notice = NULL;
 	for (size_t i = 0; done && i < sizeof notices / sizeof notices[0]; i++)
@@ -549,6 +560,75 @@ int h_admin_user_disable(req *r)
 int h_admin_user_enable(req *r)
 {
 	return adm_set_disabled(r, 0);
+}
+
+/* --- grants (plugin-defined permissions, grants.h) */
+
+struct adm_grants_tx {
+	req *r;
+	long long id;
+	json_t *want;          /* {full name: true|false} for every grant of the loaded plugins */
+	int found;
+};
+
+static int adm_grants_tx(db *d, void *ctx)
+{
+	struct adm_grants_tx *t = ctx;
+	db_res *u = NULL;
+	int rc = db_q(d, t->r->a, &u, "SELECT id FROM users WHERE id = ? FOR UPDATE", DB_INT(t->id));
+	if (rc != DB_OK)
+		return rc;
+	t->found = u->nrows == 1;
+	if (!t->found)
+		return 1;
+	const char *name;
+	json_t *on;
+	json_object_foreach(t->want, name, on) {
+		int changed = 0;
+		rc = grant_set(d, t->r->a, t->id, name, json_is_true(on), auth_user_of(t->r)->id, &changed);
+		if (rc == DB_OK && changed)
+			rc = audit_log(t->r, json_is_true(on) ? "grant.add" : "grant.remove", "user", adm_ll(t->r, t->id),
+			               json_pack("{s:s}", "grant", name));
+		if (rc != DB_OK)
+			return rc;
+	}
+	return DB_OK;
+}
+
+int h_admin_user_grants(req *r)
+{
+	long long id = adm_id_param(r);
+	if (!id)
+		return resp_error(r, 404, NULL, adm_msg[M_NO_USER], NULL);
+	/* every grant of the loaded plugins: ticked ones on, the rest off */
+	json_t *want = json_object();
+	json_t *all = grant_choices(r, id);
+	if (!all) {
+		json_decref(want);
+		return adm_db_error(r);
+	}
+	size_t i, j;
+	json_t *pl, *g;
+	json_array_foreach(all, i, pl)
+		json_array_foreach(json_object_get(pl, "grants"), j, g)
+			json_object_set_new(want, json_string_value(json_object_get(g, "name")), json_false());
+	json_decref(all);
+	for (const form_field *f = r->post.head; f; f = f->next)
+		if (strcmp(f->name, "grants") == 0) {
+			if (!json_object_get(want, f->value)) {
+				json_decref(want);
+				return adm_user_page(r, 422, id, NULL, json_pack("{s:s}", "grants", adm_msg[M_BAD_GRANT]), NULL, NULL);
+			}
+			json_object_set_new(want, f->value, json_true());
+		}
+	struct adm_grants_tx t = {r, id, want, 0};
+	int rc = db_tx(r->db, adm_grants_tx, &t);
+	json_decref(want);
+	if (!t.found)
+		return resp_error(r, 404, NULL, adm_msg[M_NO_USER], NULL);
+	if (rc != DB_OK)
+		return adm_db_error(r);
+	return resp_redirect(r, 303, ar_printf(r->a, "/admin/users/%lld?done=grants", id));
 }
 
 /* --- API tokens */
@@ -1177,12 +1257,15 @@ static int adm_cli_user_list(struct adm_cli *c)
 int h_cmd_user(conf *cf, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
+	if (strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0)
+		return grant_cmd(cf, argc, argv);
 	static const char *const subs[] = {"add", "passwd", "disable", "enable", "list", NULL};
 	int known = 0;
 	for (const char *const *s = subs; *s; s++)
 		known |= strcmp(sub, *s) == 0;
 	if (!known || (strcmp(sub, "list") != 0 && argc < 3) || (strcmp(sub, "add") != 0 && argc > 3)) {
-		fprintf(stderr, "usage: portald user add|passwd|disable|enable NAME ..., portald user list\n");
+		fprintf(stderr, "usage: portald user add|passwd|disable|enable NAME ..., portald user list,"
+		                " portald user grant|revoke NAME PLUGIN.GRANT\n");
 		return 2;
 	}
 	struct adm_cli c;

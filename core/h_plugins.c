@@ -1,5 +1,7 @@
 /* h_plugins.c - the admin page of plugins: status, routes, hooks, tables,
- * errors; reload, enable and disable. Changes take effect through a reload
+ * errors; reload, enable and disable; each plugin's settings page (values
+ * checked and stored by plugin_settings.c, seen by every worker within a
+ * second without a reload). Changes take effect through a reload
  * (SIGHUP to the master), which replaces workers one at a time and keeps the
  * old set serving if the new one does not load. */
 #include "audit.h"
@@ -8,6 +10,9 @@
 #include "handlers.h"
 #include "log.h"
 #include "plugin.h"
+#include "plugin_settings.h"
+#include "utf8.h"
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,4 +81,168 @@ int h_admin_plugin_enable(req *r)
 int h_admin_plugin_disable(req *r)
 {
 	return h_plugins_set(r, 0);
+}
+
+/* --- settings: /admin/plugins/{id}/settings */
+
+/* The settings form of plugin p: one field per config key (sorted by key),
+ * showing values (what is in effect, or what was typed) and errors (may be
+ * NULL). */
+static json_t *h_settings_fields(req *r, plugin *p, json_t *values, json_t *typed, json_t *errors)
+{
+	json_t *schema = plug_config_spec(p), *fields = json_array();
+	const char **keys = ar_alloc(r->a, (json_object_size(schema) + 1) * sizeof *keys);
+	size_t n = 0;
+	const char *k;
+	json_t *spec;
+	json_object_foreach(schema, k, spec)
+		keys[n++] = k;
+	for (size_t i = 1; i < n; i++)          /* insertion sort: a handful of keys */
+		for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+			const char *t = keys[j];
+			keys[j] = keys[j - 1];
+			keys[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		spec = json_object_get(schema, keys[i]);
+		const char *type = json_string_value(json_object_get(spec, "type"));
+		json_t *v = json_object_get(values, keys[i]);
+		const char *shown = json_string_value(json_object_get(typed, keys[i]));
+		char *dflt = json_dumps(json_object_get(spec, "default"), JSON_ENCODE_ANY);
+		json_t *f = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:s}", "key", keys[i], "name",
+		                      ar_printf(r->a, "cfg_%s", keys[i]), "label", json_string_value(json_object_get(spec, "label")),
+		                      "is_number", !strcmp(type, "number"), "is_text", !strcmp(type, "text"), "is_yesno",
+		                      !strcmp(type, "yesno"), "default",
+		                      !strcmp(type, "yesno") ? (json_is_true(json_object_get(spec, "default")) ? "是" : "否")
+		                                             : (json_is_string(json_object_get(spec, "default"))
+		                                                    ? json_string_value(json_object_get(spec, "default"))
+		                                                    : (dflt ? dflt : "")));
+		free(dflt);
+		if (shown)
+			json_object_set_new(f, "value", json_string(shown));
+		else if (json_is_integer(v))
+			json_object_set_new(f, "value", json_string(ar_printf(r->a, "%lld", (long long)json_integer_value(v))));
+		else if (json_is_string(v))
+			json_object_set(f, "value", v);
+		json_object_set_new(f, "checked", json_boolean(json_is_true(v)));
+		static const char *const limits[] = {"min", "max", "max_len"};
+		for (int l = 0; l < 3; l++)
+			if (json_object_get(spec, limits[l])) {
+				json_object_set(f, limits[l], json_object_get(spec, limits[l]));
+				json_object_set_new(f, ar_printf(r->a, "has_%s", limits[l]), json_true());
+			}
+		const char *err = json_string_value(json_object_get(errors, keys[i]));
+		if (err)
+			json_object_set_new(f, "error", json_string(err));
+		json_array_append_new(fields, f);
+	}
+	return fields;
+}
+
+/* The settings page; values, typed and errors are stolen (may be NULL). */
+static int h_settings_page(req *r, int status, plugin *p, json_t *values, json_t *typed, json_t *errors,
+                           const char *notice)
+{
+	const char *id = plug_ctx_for(p)->id;
+	json_t *data = json_pack("{s:s, s:s, s:s, s:o, s:s, s:b}", "title", ar_printf(r->a, "插件设置：%s", plug_title_of(p)),
+	                         "plugin", id, "plugin_title", plug_title_of(p), "fields",
+	                         h_settings_fields(r, p, values, typed, errors), "notice", notice ? notice : "",
+	                         "has_errors", json_object_size(errors) > 0);
+	json_decref(values);
+	json_decref(typed);
+	json_decref(errors);
+	int rc = auth_page(r, status, "admin_plugin_settings", data);
+	json_decref(data);
+	return rc;
+}
+
+/* The plugin named by {id} whose manifest loaded (its schema is known), or NULL. */
+static plugin *h_settings_plugin(req *r)
+{
+	const char *id = rt_param(&r->params, "id");
+	plugin *p = id ? plug_find(r->plugins, id) : NULL;
+	return p && plug_config_spec(p) ? p : NULL;
+}
+
+int h_admin_plugin_settings(req *r)
+{
+	plugin *p = h_settings_plugin(r);
+	if (!p)
+		return resp_error(r, 404, NULL, "没有这个插件。", NULL);
+	json_t *values = pset_values(r->db, r->a, plug_ctx_for(p)->id, plug_config_spec(p));
+	if (!values)
+		return resp_error(r, 503, NULL, "系统暂时无法读取设置，请稍后再试。", NULL);
+	const char *done = req_param(r, "done");
+	return h_settings_page(r, 200, p, values, NULL, NULL,
+	                       done && !strcmp(done, "saved") ? "设置已保存，几秒钟内在所有服务进程生效。" : NULL);
+}
+
+struct h_settings_tx {
+	req *r;
+	const char *id;
+	const json_t *schema;
+	json_t *changes;
+};
+
+static int h_settings_tx(db *d, void *ctx)
+{
+	struct h_settings_tx *t = ctx;
+	json_t *old = pset_values(d, t->r->a, t->id, t->schema);
+	if (!old)
+		return DB_EFAIL;
+	/* only what differs from the values in effect is written and audited */
+	json_t *changes = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(t->changes, k, v)
+		if (!json_equal(v, json_object_get(old, k)))
+			json_object_set(changes, k, v);
+	auth_user *u = auth_user_of(t->r);
+	audit_actor who = {u->id, u->token_id, u->username, t->r->remote_addr ? t->r->remote_addr : ""};
+	int rc = pset_store(d, t->r->a, &who, t->id, old, changes);
+	json_decref(changes);
+	json_decref(old);
+	return rc;
+}
+
+int h_admin_plugin_settings_save(req *r)
+{
+	plugin *p = h_settings_plugin(r);
+	if (!p)
+		return resp_error(r, 404, NULL, "没有这个插件。", NULL);
+	json_t *schema = plug_config_spec(p), *changes = json_object(), *errors = json_object(), *typed = json_object();
+	const char *k;
+	json_t *spec;
+	json_object_foreach(schema, k, spec) {
+		const char *name = ar_printf(r->a, "cfg_%s", k);
+		const char *text = form_get(&r->post, name), *why = NULL;
+		json_t *v = pset_parse(r->a, spec, text, text != NULL, &why);
+		if (v && !why)
+			why = pset_check(r->a, spec, v);
+		if (why)
+			json_object_set_new(errors, k, json_string(why));
+		else
+			json_object_set(changes, k, v);
+		if (text && utf8_valid(text, strlen(text)))
+			json_object_set_new(typed, k, json_string(text));
+		json_decref(v);
+	}
+	if (json_object_size(errors)) {
+		/* nothing is saved: the form comes back with every message and what was typed */
+		json_t *values = json_object();
+		json_object_foreach(schema, k, spec)
+			json_object_set_new(values, k, form_get(&r->post, ar_printf(r->a, "cfg_%s", k)) ? json_true() : json_false());
+		json_decref(changes);
+		return h_settings_page(r, 422, p, values, typed, errors, NULL);
+	}
+	json_decref(errors);
+	json_decref(typed);
+	struct h_settings_tx t = {r, plug_ctx_for(p)->id, schema, changes};
+	int rc = r->db ? db_tx(r->db, h_settings_tx, &t) : DB_ELOST;
+	json_decref(changes);
+	if (rc != DB_OK) {
+		log_err("plugin settings not saved", "plugin=%s error=\"%s\"", t.id, r->db ? db_errmsg(r->db) : "no connection");
+		return resp_error(r, 503, NULL, "系统暂时无法保存设置，请稍后再试。", NULL);
+	}
+	return resp_redirect(r, 303, ar_printf(r->a, "/admin/plugins/%s/settings?done=saved", t.id));
 }

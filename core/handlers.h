@@ -32,6 +32,7 @@ int h_admin_user_update(req *r);         /* POST /admin/users/{id} */
 int h_admin_user_password(req *r);       /* POST /admin/users/{id}/password */
 int h_admin_user_disable(req *r);        /* POST /admin/users/{id}/disable */
 int h_admin_user_enable(req *r);         /* POST /admin/users/{id}/enable */
+int h_admin_user_grants(req *r);         /* POST /admin/users/{id}/grants */
 int h_admin_tokens(req *r);              /* GET /admin/tokens */
 int h_admin_token_create(req *r);        /* POST /admin/tokens */
 int h_admin_token_revoke(req *r);        /* POST /admin/tokens/{id}/revoke */
@@ -50,6 +51,8 @@ int h_admin_plugins(req *r);
 int h_admin_plugins_reload(req *r);
 int h_admin_plugin_enable(req *r);
 int h_admin_plugin_disable(req *r);
+int h_admin_plugin_settings(req *r);       /* GET /admin/plugins/{id}/settings */
+int h_admin_plugin_settings_save(req *r);  /* POST /admin/plugins/{id}/settings */
 
 /* h_events.c: the event pages (residents: list, event + form, confirmation,
  * QR image, lookup/cancel; staff: events, edit, registrations, check-in,

@@ -3,11 +3,13 @@
 #include "config.h"
 #include "plugin.h"
 #include "auth.h"
+#include "grants.h"
 #include "log.h"
 #include "luajson.h"
 #include "plugin_api.h"
 #include "plugin_db.h"
 #include "plugin_form.h"
+#include "plugin_settings.h"
 #include "ratelimit.h"
 #include "router.h"
 #include "sandbox.h"
@@ -31,16 +33,17 @@ static const char *const plug_hook_names[] = {
 
 static const char *const plug_manifest_keys[] = {
 	"id", "version", "api_version", "title", "description", "requires", "permissions", "config",
-	"event_kinds", "forms", "tables", "queries", "routes", "hooks", "jobs", "strings", NULL};
+	"event_kinds", "forms", "tables", "queries", "routes", "hooks", "jobs", "strings", "grants", NULL};
 
 /* Host capabilities a plugin may ask for. */
-static const char *const plug_permissions[] = {"outbox", "audit", NULL};
+static const char *const plug_permissions[] = {"outbox", "audit", "accounts", NULL};
 
 struct proute {
 	char *method, *path, *pattern;   /* path as declared, pattern with the prefix */
 	unsigned roles;
 	int api, ref;
 	char *scope;                     /* "grid" or NULL */
+	char *grant;                     /* "<id>.<grant>" the caller must hold, or NULL */
 };
 
 struct phook {
@@ -79,6 +82,8 @@ struct plugin {
 	unsigned perms;                  /* bit i = plug_permissions[i] */
 	json_t *kinds;                   /* event kinds */
 	json_t *config;                  /* values, defaults applied */
+	json_t *config_spec;             /* {key: {type, default, label, ...}} (plugin_settings.h) */
+	json_t *grants;                  /* {name: {zh, en}} (grants.h) */
 	json_t *strings;
 	json_t *requires;                /* {name: range} */
 	tpl_set *tpl;
@@ -363,7 +368,7 @@ static int plug_read_routes(plugin *p, lua_State *L, int idx)
 		lua_pushnil(L);
 		while (lua_next(L, t)) {
 			const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-			static const char *const known[] = {"method", "path", "handler", "role", "roles", "api", "scope", NULL};
+			static const char *const known[] = {"method", "path", "handler", "role", "roles", "api", "scope", "grant", NULL};
 			if (plug_in_list(known, k) < 0) {
 				lua_pop(L, 2);
 				MERR("plugin %s: routes[%zu]: unknown field \"%s\"", p->id, i, k);
@@ -400,6 +405,17 @@ static int plug_read_routes(plugin *p, lua_State *L, int idx)
 			if (!strstr(r->path, "{grid}"))
 				MERR("plugin %s: routes[%zu].scope \"grid\" needs a {grid} segment in the path", p->id, i);
 			r->scope = xstrdup("grid");
+		}
+		plug_field(L, t, "grant");
+		if (!lua_isnil(L, -1)) {
+			const char *g = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+			if (!json_object_get(p->grants, g))
+				MERR("plugin %s: routes[%zu] (%s).grant: \"%s\" is not one of the manifest's grants", p->id, i, r->path, g);
+			if (!r->roles)
+				MERR("plugin %s: routes[%zu] (%s).grant needs roles too", p->id, i, r->path);
+			char full[GRANT_MAX_FULL + PLUG_MAX_ID];
+			snprintf(full, sizeof full, "%s.%s", p->id, g);
+			r->grant = xstrdup(full);
 		}
 		plug_field(L, t, "handler");
 		if (!lua_isfunction(L, -1))
@@ -521,40 +537,40 @@ static int plug_read_jobs(plugin *p, lua_State *L, int idx)
 	return 0;
 }
 
-/* config = { key = { type = "number"|"text"|"yesno", default = v, label = "...", min =, max = } } */
+/* config = { key = { type = "number"|"text"|"yesno", default = v, label = "...", min =, max =, max_len = } }
+ * (the schema is checked by plugin_settings.c; the defaults are the values until an admin changes one) */
 static int plug_read_config(plugin *p, lua_State *L, int idx)
 {
 	p->config = json_object();
+	p->config_spec = json_object();
 	if (lua_isnil(L, idx))
 		return 0;
 	if (!lua_istable(L, idx))
 		MERR("plugin %s: manifest field \"config\": expected a table", p->id);
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
-		int v = lua_gettop(L);
 		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-		if (!plug_valid_id(k)) {
+		char err[512];
+		json_t *spec = plug_valid_id(k) ? pset_spec(L, -1, p->id, k, err, sizeof err) : NULL;
+		if (!plug_valid_id(k))
+			snprintf(err, sizeof err, "plugin %s: config: bad key \"%s\"", p->id, k);
+		if (!spec) {
 			lua_pop(L, 2);
-			MERR("plugin %s: config: bad key \"%s\"", p->id, k);
+			MERR("%s", err);
 		}
-		if (!lua_istable(L, v)) {
-			lua_pop(L, 2);
-			MERR("plugin %s: config.%s: expected { type = ..., default = ... }", p->id, k);
-		}
-		plug_field(L, v, "type");
-		plug_field(L, v, "default");
-		const char *type = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-		int ok = (!strcmp(type, "number") && lua_isinteger(L, -1)) ||
-		         (!strcmp(type, "text") && lua_type(L, -1) == LUA_TSTRING) ||
-		         (!strcmp(type, "yesno") && lua_isboolean(L, -1));
-		if (!ok) {
-			lua_pop(L, 4);
-			MERR("plugin %s: config.%s: type must be number, text or yesno with a default of that type", p->id, k);
-		}
-		char err[128];
-		json_object_set_new(p->config, k, lj_to_json(L, -1, err, sizeof err));
-		lua_pop(L, 3);
+		json_object_set(p->config, k, json_object_get(spec, "default"));
+		json_object_set_new(p->config_spec, k, spec);
+		lua_pop(L, 1);
 	}
+	return 0;
+}
+
+static int plug_read_grants(plugin *p, lua_State *L, int idx)
+{
+	char err[512];
+	p->grants = grant_read_manifest(L, idx, p->id, err, sizeof err);
+	if (!p->grants)
+		MERR("%s", err);
 	return 0;
 }
 
@@ -725,7 +741,7 @@ static int plug_read_manifest(plugin *p, lua_State *L, int m)
 			lua_rawgeti(L, -1, (lua_Integer)i);
 			int bit = lua_type(L, -1) == LUA_TSTRING ? plug_in_list(plug_permissions, lua_tostring(L, -1)) : -1;
 			if (bit < 0)
-				MERR("plugin %s: permissions[%zu]: unknown permission \"%s\" (known: outbox, audit)",
+				MERR("plugin %s: permissions[%zu]: unknown permission \"%s\" (known: outbox, audit, accounts)",
 				     p->id, i, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
 			p->perms |= 1u << bit;
 			lua_pop(L, 1);
@@ -745,6 +761,7 @@ static int plug_read_manifest(plugin *p, lua_State *L, int m)
 	STEP("forms", plug_read_forms);
 	STEP("event_kinds", plug_read_kinds);
 	STEP("queries", plug_read_queries);
+	STEP("grants", plug_read_grants);
 	STEP("routes", plug_read_routes);
 	STEP("hooks", plug_read_hooks);
 	STEP("jobs", plug_read_jobs);
@@ -768,6 +785,16 @@ json_t *plug_strings(plugin *p)
 	return p->strings;
 }
 
+json_t *plug_config_spec(plugin *p)
+{
+	return p->config_spec;
+}
+
+json_t *plug_grants(plugin *p)
+{
+	return p->grants;
+}
+
 /* ------------------------------------------------------------ loading */
 
 static void plug_free_one(plugin *p)
@@ -780,6 +807,7 @@ static void plug_free_one(plugin *p)
 		free(p->routes[i].path);
 		free(p->routes[i].pattern);
 		free(p->routes[i].scope);
+		free(p->routes[i].grant);
 	}
 	free(p->routes);
 	free(p->rt);
@@ -816,6 +844,8 @@ static void plug_free_one(plugin *p)
 	json_decref(p->ctx.last_data);
 	json_decref(p->kinds);
 	json_decref(p->config);
+	json_decref(p->config_spec);
+	json_decref(p->grants);
 	json_decref(p->strings);
 	json_decref(p->requires);
 	tpl_free(p->tpl);
@@ -1058,6 +1088,7 @@ static lua_State *plug_enter(plugin *p, req *r, struct plug_frame *f)
 	f->own = p->ctx.own_arena;
 	p->ctx.r = r;
 	p->ctx.own_arena = 0;
+	pset_refresh(p);                    /* settings an admin changed, seen within a second */
 	if (r)
 		p->ctx.a = r->a;
 	else if (!f->a) {
@@ -1296,6 +1327,14 @@ int plug_dispatch(plug_set *s, req *r)
 		resp_error(r, 403, "out_of_scope", "这不是您负责的网格，无法查看。", NULL);
 		return 1;
 	}
+	int held = pr->grant ? grant_user_has(r, pr->grant) : 1;
+	if (held != 1) {
+		if (held < 0)
+			resp_error(r, 503, "unavailable", "系统暂时无法核实您的权限，请稍后再试。", NULL);
+		else
+			resp_error(r, 403, "forbidden", "您没有查看此内容的权限。", NULL);
+		return 1;
+	}
 	struct plug_frame fr;
 	lua_State *L = plug_enter(p, r, &fr);
 	int base = lua_gettop(L);
@@ -1440,6 +1479,17 @@ json_t *plug_describe(plug_set *s)
 		if (p->last_error)
 			json_object_set_new(o, "last_error", json_string(p->last_error));
 		json_object_set_new(o, "disabled", json_boolean(p->status == PLUG_DISABLED));
+		json_t *perms = json_array(), *grants = json_array();
+		for (int k = 0; plug_permissions[k]; k++)
+			if (p->perms & (1u << k))
+				json_array_append_new(perms, json_string(plug_permissions[k]));
+		const char *gk;
+		json_t *gv;
+		json_object_foreach(p->grants, gk, gv)
+			json_array_append_new(grants, json_pack("{s:s, s:O}", "name", gk, "label", json_object_get(gv, "zh")));
+		json_object_set_new(o, "permissions", perms);
+		json_object_set_new(o, "grants", grants);
+		json_object_set_new(o, "has_settings", json_boolean(json_object_size(p->config_spec) > 0));
 		static const char *const labels[] = {"正常", "已停用", "出错，未启用", "等待数据库升级，未启用"};
 		json_object_set_new(o, "status_label", json_string(labels[p->status]));
 		json_object_set(o, "event_kinds", p->kinds ? p->kinds : json_array());
@@ -1533,6 +1583,21 @@ plug_set *plug_set_of(const conf *cf, db *d, plugin *p)
 	s->p[0] = p;
 	s->n = 1;
 	return s;
+}
+
+size_t plug_count(const plug_set *s)
+{
+	return s ? s->n : 0;
+}
+
+plugin *plug_at(plug_set *s, size_t i)
+{
+	return s && i < s->n ? s->p[i] : NULL;
+}
+
+const char *plug_title_of(const plugin *p)
+{
+	return p->title_zh ? p->title_zh : p->id;
 }
 
 enum plug_status plug_status_of(const plugin *p)

@@ -98,6 +98,15 @@ const char *plug_query_sql(plugin *p, const char *name);
 int plug_permitted(const plugin *p, const char *perm);
 json_t *plug_config(plugin *p);
 json_t *plug_strings(plugin *p);
+/* The config schema {key: {type, default, label, ...}} (plugin_settings.h)
+ * and the declared grants {name: {zh, en}} (grants.h); empty objects when
+ * none (NULL when the manifest did not load that far). */
+json_t *plug_config_spec(plugin *p);
+json_t *plug_grants(plugin *p);
+/* The plugins of a set, in id order, and a plugin's zh title. */
+size_t plug_count(const plug_set *s);
+plugin *plug_at(plug_set *s, size_t i);
+const char *plug_title_of(const plugin *p);
 struct pform;
 const struct pform *plug_find_form(plugin *p, const char *name);
 /* For `plugin test`: a set holding just p (plug_free of the set frees p),

@@ -2,7 +2,9 @@
 #include "plugin_api.h"
 #include "audit.h"
 #include "auth.h"
+#include "grants.h"
 #include "log.h"
+#include "plugin_accounts.h"
 #include "luajson.h"
 #include "plugin_db.h"
 #include "plugin_form.h"
@@ -480,6 +482,10 @@ void papi_install(sbx *sb, plugin *p)
 	papi_lib(L, "mask", maskf);
 	pdb_push(L);
 	lua_setfield(L, -2, "db");
+	lua_pushcfunction(L, grant_lua_has);    /* grants.c: portal.has_grant(name) */
+	lua_setfield(L, -2, "has_grant");
+	pacc_push(L);                           /* plugin_accounts.c: portal.accounts.* */
+	lua_setfield(L, -2, "accounts");
 	/* config: filled after the manifest is read; a function keeps it lazy */
 	lua_createtable(L, 0, 2);
 	lua_pushstring(L, plug_ctx_of(L)->id);

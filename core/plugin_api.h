@@ -3,7 +3,9 @@
  *   portal.plugin            {id, version}
  *   portal.user()            the logged-in staff user {id, username, display_name, roles, grid} or nil
  *   portal.has_role(name)    true when the current user holds that role
- *   portal.config            the plugin's settings (read-only; defaults from the manifest)
+ *   portal.has_grant(name)   true when the current user holds this plugin's grant name (grants.h)
+ *   portal.accounts.*        volunteer accounts, permission "accounts" (plugin_accounts.h)
+ *   portal.config            the plugin's settings (read-only; stored values or the manifest's defaults, plugin_settings.h)
  *   portal.log.info/warn/error(message, fields)
  *   portal.time.now() / today() / date(format, t) / parse(text)
  *   portal.t(key)            the plugin's own zh-CN string for key (manifest strings)

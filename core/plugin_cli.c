@@ -11,6 +11,7 @@
 #include "luajson.h"
 #include "plugin.h"
 #include "plugin_db.h"
+#include "plugin_settings.h"
 #include "sandbox.h"
 #include <ctype.h>
 #include <dirent.h>
@@ -164,6 +165,26 @@ static int pt_request(lua_State *L)
 		t->user.session_id = 1;
 		t->user.csrf = "plugin-test-csrf-token";
 		lua_pop(L, 3);
+		/* grants: this plugin's grant names (grants.h); none when absent */
+		lua_getfield(L, -1, "grants");
+		buf g = BUF_INIT;
+		buf_addc(&g, ',');
+		if (lua_istable(L, -1))
+			for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+				lua_rawgeti(L, -1, i);
+				const char *gn = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+				if (!json_object_get(plug_grants(t->p), gn)) {
+					buf_free(&g);
+					return luaL_error(L, "T.request: user.grants: the plugin declares no grant \"%s\"", gn);
+				}
+				buf_printf(&g, "%s.%s,", plug_ctx_of(L)->id, gn);
+				lua_pop(L, 1);
+			}
+		else if (!lua_isnil(L, -1))
+			return luaL_error(L, "T.request: user.grants must be a list of grant names");
+		t->user.grants = ar_strdup(t->a, buf_str(&g));
+		buf_free(&g);
+		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
 
@@ -288,6 +309,34 @@ static int pt_jobs(lua_State *L)
 	lua_settop(L, 0);
 	if (rc != 0)
 		return luaL_error(L, "T.jobs: a job raised an error (see the log)");
+	return 0;
+}
+
+/* T.config{ key = value, ... }: settings for the rest of the run, checked as
+ * the settings page checks them (a bad value raises with its message). */
+static int pt_config(lua_State *L)
+{
+	struct ptest *t = pt_of(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	json_t *schema = plug_config_spec(t->p), *values = json_object();
+	lua_pushnil(L);
+	while (lua_next(L, 1)) {
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		json_t *spec = json_object_get(schema, k);
+		char err[200];
+		json_t *v = spec ? lj_to_json(L, -1, err, sizeof err) : NULL;
+		const char *why = spec ? pset_check(t->a, spec, v) : NULL;
+		if (!spec || why) {
+			json_decref(v);
+			json_decref(values);
+			return spec ? luaL_error(L, "T.config: %s: %s", k, why)
+			            : luaL_error(L, "T.config: the plugin has no setting \"%s\"", k);
+		}
+		json_object_set_new(values, k, v);
+		lua_pop(L, 1);
+	}
+	pset_apply(t->p, values);
+	json_decref(values);
 	return 0;
 }
 
@@ -428,12 +477,14 @@ static int plug_cmd_test(const conf *cf_in, const char *dir)
 		}
 		printf("ok %d - %d migration(s) apply to throwaway tables %s*\n", ++n, ms.applied, prefix);
 	}
+	pset_pin(p);                    /* defaults and T.config only: never the real plugin's stored settings */
 	plug_set_db(set, d);
 	sbx *sb = plug_sbx_of(p);
 	lua_State *L = sbx_L(sb);
 	sbx_push_env(sb);
 	lua_newtable(L);
-	static const luaL_Reg fns[] = {{"request", pt_request}, {"hook", pt_hook}, {"jobs", pt_jobs}, {NULL, NULL}};
+	static const luaL_Reg fns[] = {{"request", pt_request}, {"hook", pt_hook}, {"jobs", pt_jobs}, {"config", pt_config},
+	                               {NULL, NULL}};
 	lua_pushlightuserdata(L, &t);
 	luaL_setfuncs(L, fns, 1);
 	lua_setfield(L, -2, "T");
@@ -658,12 +709,14 @@ int plug_cmd(const conf *cf, int argc, char **argv)
 		return plug_cmd_list(cf);
 	if (!strcmp(sub, "new") && argc > 2)
 		return plug_cmd_new(cf, argv[2]);
+	if (!strcmp(sub, "set"))
+		return pset_cmd_set(cf, argc, argv);
 	if (!strcmp(sub, "test") && argc > 2) {
 		int rc = 0;
 		for (int i = 2; i < argc; i++)
 			rc |= plug_cmd_test(cf, argv[i]);
 		return rc;
 	}
-	fprintf(stderr, "usage: portald plugin list | new ID | test DIR...\n");
+	fprintf(stderr, "usage: portald plugin list | new ID | test DIR... | set ID KEY VALUE\n");
 	return 2;
 }

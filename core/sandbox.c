@@ -1269,6 +1269,12 @@ sbx *sbx_new(const sbx_limits *lim, const char *root)
 	return s;
 }
 
+void sbx_extend(sbx *s, double ms)
+{
+	if (s && s->deadline > 0 && ms > 0)
+		s->deadline += ms;
+}
+
 void sbx_free(sbx *s)
 {
 	if (!s)

@@ -44,6 +44,10 @@ int sbx_loadstring(sbx *s, const char *src, size_t n, const char *name, char *er
 /* Call the function below nargs arguments on the stack under the CPU budget
  * (lua_pcall with a traceback handler). 0, or -1 with "message\ntraceback". */
 int sbx_call(sbx *s, int nargs, int nresults, char *err, size_t errlen);
+/* Move the deadline of the call in progress ms later: time the host spent
+ * on the plugin's behalf in one C function (hashing a password), not the
+ * plugin's own running. No effect outside a call. */
+void sbx_extend(sbx *s, double ms);
 /* Bytes in use and the number of calls that hit the memory cap. */
 size_t sbx_mem(const sbx *s);
 unsigned sbx_mem_hits(const sbx *s);
