@@ -216,17 +216,7 @@ function M.shift_new()
 end
 
 function M.shift_create(req)
-  local input = req.is_api and req.json or req.form
-  if not req.is_api and input and input.event_id == "" then
-    -- "不属于活动" in the list: the form's number field wants it absent, not empty
-    local copy = {}
-    for k, v in pairs(input) do
-      copy[k] = v
-    end
-    copy.event_id = nil
-    input = copy
-  end
-  local ok, v, errors = portal.form.validate("shift", req.is_api and nil or input)
+  local ok, v, errors = portal.form.validate("shift")   -- an empty event_id is "none"
   if ok and v.event_id then
     local e = portal.events.get(v.event_id)
     if not e or e.status ~= "published" then

@@ -44,16 +44,17 @@ end)
 
 T.test("a longer horizon adds only the missing weeks", function()
   local role = "每周探访" .. new_phone():sub(-4)
-  local r = T.request{ method = "POST", path = "/plans", api = true, user = STAFF, json = {
+  local r = T.request{ method = "POST", path = "/staff/plans", user = STAFF, form = {
     title = "周五陪老人买菜", role = role, resident_name = "钱大爷", resident_address = "和平路3号",
-    weekday = "5", start = "15:00", ["end"] = "16:00", headcount = 1 } }
-  T.eq(r.status, 201)
-  T.eq(count_role(coverage(), role), r.json.added)
+    weekday = "5", start = "15:00", ["end"] = "16:00", headcount = "1" } }
+  T.eq(r.status, 303)
+  local added = tonumber(r.location:match("added=(%d+)"))
+  T.eq(count_role(coverage(), role), added)
   T.config{ plan_weeks = 6 }
   local more = T.request{ method = "POST", path = "/plans/generate", api = true, user = STAFF }.json.added
   T.config{ plan_weeks = 4 }
   T.ok(more >= 2, "weeks 5 and 6 of every plan")
-  T.eq(count_role(coverage(), role), r.json.added + 2, "two more Fridays for this plan")
+  T.eq(count_role(coverage(), role), added + 2, "two more Fridays for this plan")
 end)
 
 T.test("a plan with an end before its start is refused", function()
