@@ -131,34 +131,32 @@ local function shift_id(req)
   return math.tointeger(tonumber(req.params.id))
 end
 
-function M.signup(req)
+-- sign up (R.take) or withdraw (R.release) the signed-in volunteer
+local function own_change(req, rule, api_status, api_json, done)
   local vol = C.me()
   if not vol then
     return not_linked()
   end
-  local res = R.take(shift_id(req) or 0, vol.id, false)
+  local res = rule(shift_id(req) or 0, vol.id, false)
   if res.code then
     return R.refusal(res.code, res.shift)
   end
   if req.is_api then
-    return { status = 201, json = { assignment_id = res.id, shift_id = res.shift.id } }
+    return { status = api_status, json = api_json(res) }
   end
-  return { redirect = "/p/volunteers/me?done=signed" }
+  return { redirect = "/p/volunteers/me?done=" .. done }
+end
+
+function M.signup(req)
+  return own_change(req, R.take, 201, function(res)
+    return { assignment_id = res.id, shift_id = res.shift.id }
+  end, "signed")
 end
 
 function M.withdraw(req)
-  local vol = C.me()
-  if not vol then
-    return not_linked()
-  end
-  local res = R.release(shift_id(req) or 0, vol.id, false)
-  if res.code then
-    return R.refusal(res.code, res.shift)
-  end
-  if req.is_api then
-    return { json = { shift_id = res.shift.id, withdrawn = true } }
-  end
-  return { redirect = "/p/volunteers/me?done=withdrawn" }
+  return own_change(req, R.release, 200, function(res)
+    return { shift_id = res.shift.id, withdrawn = true }
+  end, "withdrawn")
 end
 
 -- The volunteer's own shift: a visit's name and address only when they are on it.

@@ -42,6 +42,15 @@ function M.past_cutoff(shift)
   return portal.time.now() > starts - portal.config.cutoff_hours * 3600
 end
 
+-- "started" or "cutoff" when volunteers may no longer change the shift themselves, else nil
+function M.closed(shift)
+  if shift.starts_at <= C.now_text() then
+    return "started"
+  elseif M.past_cutoff(shift) then
+    return "cutoff"
+  end
+end
+
 -- true when the volunteer said they are free on the shift's weekday and part of the day
 -- (nothing ticked means "ask me any time")
 function M.available(vol, shift)
@@ -63,13 +72,9 @@ function M.take(shift_id, volunteer_id, by_staff)
     if not vol or vol.status ~= "active" then
       return { code = "inactive", shift = shift }
     end
-    if not by_staff then
-      if shift.starts_at <= C.now_text() then
-        return { code = "started", shift = shift }
-      end
-      if M.past_cutoff(shift) then
-        return { code = "cutoff", shift = shift }
-      end
+    local closed = not by_staff and M.closed(shift)
+    if closed then
+      return { code = closed, shift = shift }
     end
     if not M.qualifies(vol, shift) then
       return { code = "skill", shift = shift }
@@ -98,13 +103,9 @@ function M.release(shift_id, volunteer_id, by_staff)
     if not shift then
       return { code = "not_found" }
     end
-    if not by_staff then
-      if shift.starts_at <= C.now_text() then
-        return { code = "started", shift = shift }
-      end
-      if M.past_cutoff(shift) then
-        return { code = "cutoff", shift = shift }
-      end
+    local closed = not by_staff and M.closed(shift)
+    if closed then
+      return { code = closed, shift = shift }
     end
     local n = db.delete("assignments", { shift_id = shift.id, volunteer_id = volunteer_id })
     if n == 0 then

@@ -294,22 +294,22 @@ local function volunteer_param(req)
   return math.tointeger(tonumber(req.form.volunteer_id or "")) or 0
 end
 
-function M.assign(req)
-  local res = R.take(id_of(req), volunteer_param(req), true)
+-- assign or unassign (rule: R.take or R.release) the form's volunteer_id, audited
+local function roster_change(req, rule, action, done)
+  local res = rule(id_of(req), volunteer_param(req), true)
   if res.code then
     return R.refusal(res.code, res.shift)
   end
-  portal.audit("shift.assign", "shift", tostring(id_of(req)), { volunteer_id = volunteer_param(req) })
-  return { redirect = BASE .. "/shifts/" .. id_of(req) .. "?done=assigned" }
+  portal.audit(action, "shift", tostring(id_of(req)), { volunteer_id = volunteer_param(req) })
+  return { redirect = BASE .. "/shifts/" .. id_of(req) .. "?done=" .. done }
+end
+
+function M.assign(req)
+  return roster_change(req, R.take, "shift.assign", "assigned")
 end
 
 function M.unassign(req)
-  local res = R.release(id_of(req), volunteer_param(req), true)
-  if res.code then
-    return R.refusal(res.code, res.shift)
-  end
-  portal.audit("shift.unassign", "shift", tostring(id_of(req)), { volunteer_id = volunteer_param(req) })
-  return { redirect = BASE .. "/shifts/" .. id_of(req) .. "?done=unassigned" }
+  return roster_change(req, R.release, "shift.unassign", "unassigned")
 end
 
 -- After a shift has started: present (with the hours actually worked) or no-show.
