@@ -107,7 +107,8 @@ test('end to end: apply, approve, change the password, sign up on the page, hour
 	assert.match(me.body, /重阳节活动引导/);
 	const r = await v.post(`${P}/shifts/${shiftId}/signup`, { csrf: csrfField(me.body) });
 	assert.equal(r.status, 303, r.body.slice(0, 300));
-	const after = await v.get(`${P}/me`);
+	assert.equal(r.headers.location, `${P}/me?done=signed`);
+	const after = await v.get(r.headers.location);
 	assert.match(after.body, /报名成功/);
 	assert.match(after.body, new RegExp(`/p/volunteers/shifts/${shiftId}/withdraw`), 'listed as theirs, with a withdraw button');
 
