@@ -213,8 +213,8 @@ static int pacc_set_disabled(lua_State *L)
 	db_res *res = pacc_row(L, pc, a, id, "set_disabled");
 	if (!res || auth_roles_parse(db_cell(res, 0, "roles"), NULL) != ROLE_VOLUNTEER) {
 		ar_free(a);
-		return luaL_error(L, "portal.accounts.set_disabled: account %lld is not an account whose only role is volunteer",
-		                  (long long)id);
+		return luaL_error(L, "portal.accounts.set_disabled: account %I is not an account whose only role is volunteer",
+		                  (lua_Integer)id);
 	}
 	struct pacc_disable t = {pc, a, id, lua_toboolean(L, 2), 0};
 	int rc = pacc_tx(pc->db, pacc_disable_tx, &t);

@@ -157,8 +157,10 @@ static int pt_request(lua_State *L)
 			for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
 				lua_rawgeti(L, -1, i);
 				unsigned bit = lua_isstring(L, -1) ? auth_role_bit(lua_tostring(L, -1)) : 0;
-				if (!bit)
+				if (!bit) {
+					buf_free(&uri);
 					return luaL_error(L, "T.request: unknown role in user.roles");
+				}
 				t->user.roles |= bit;
 				lua_pop(L, 1);
 			}
@@ -175,13 +177,17 @@ static int pt_request(lua_State *L)
 				const char *gn = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
 				if (!json_object_get(plug_grants(t->p), gn)) {
 					buf_free(&g);
+					buf_free(&uri);
 					return luaL_error(L, "T.request: user.grants: the plugin declares no grant \"%s\"", gn);
 				}
 				buf_printf(&g, "%s.%s,", plug_ctx_of(L)->id, gn);
 				lua_pop(L, 1);
 			}
-		else if (!lua_isnil(L, -1))
+		else if (!lua_isnil(L, -1)) {
+			buf_free(&g);
+			buf_free(&uri);
 			return luaL_error(L, "T.request: user.grants must be a list of grant names");
+		}
 		t->user.grants = ar_strdup(t->a, buf_str(&g));
 		buf_free(&g);
 		lua_pop(L, 1);

@@ -200,10 +200,10 @@ static void test_gate(arena *a)
 {
 	req r = {0};
 	static const char csrf[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
-	auth_user staff = {7, "wang", "王", NULL, ROLE_STAFF, 11, 0, csrf};
-	auth_user grid_a = {8, "li", "李", "A", ROLE_GRID, 12, 0, csrf};
-	auth_user by_token = {9, "app", "程序", NULL, ROLE_STAFF, 0, 3, ""};
-	auth_user none = {10, "x", "无", NULL, 0, 13, 0, csrf};
+	auth_user staff = {7, "wang", "王", NULL, ROLE_STAFF, 11, 0, csrf, 0, NULL};
+	auth_user grid_a = {8, "li", "李", "A", ROLE_GRID, 12, 0, csrf, 0, NULL};
+	auth_user by_token = {9, "app", "程序", NULL, ROLE_STAFF, 0, 3, "", 0, NULL};
+	auth_user none = {10, "x", "无", NULL, 0, 13, 0, csrf, 0, NULL};
 
 	req_setup(&r, a, "GET", "/api/v1/x", 1);
 	r.user = &staff;
@@ -281,7 +281,7 @@ static void test_gate(arena *a)
 	r.params.name[0] = "grid";
 	r.params.value[0] = "B";
 	is_int(auth_gate(&r, ROLE_GRID | ROLE_STAFF), 0, "staff see every grid");
-	auth_user vol = {11, "v", "志", "B", ROLE_VOLUNTEER, 14, 0, csrf};
+	auth_user vol = {11, "v", "志", "B", ROLE_VOLUNTEER, 14, 0, csrf, 0, NULL};
 	r.user = &vol;
 	is_int(auth_in_grid(&r, "B"), 0, "a volunteer is in no grid's scope, even with a grid set");
 	r.user = NULL;
