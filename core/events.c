@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "events.h"
 #include "audit.h"
+#include "ev_keys.h"
 #include "auth.h"
 #include "evcache.h"
 #include "html.h"
@@ -38,6 +39,7 @@ const char *ev_rc_code(int rc)
 	case EV_CLOSED: return "closed";
 	case EV_FULL_NO_WAITLIST: return "full";
 	case EV_STATE: return "conflict";
+	case EV_DUPLICATE_KEY: return "duplicate";
 	default: return "internal";
 	}
 }
@@ -52,6 +54,7 @@ const char *ev_rc_message(int rc)
 	case EV_CLOSED: return "报名未开放或已截止";
 	case EV_FULL_NO_WAITLIST: return "名额已满";
 	case EV_STATE: return "当前状态下不能这样操作";
+	case EV_DUPLICATE_KEY: return "已经报过名了";
 	default: return "系统暂时出了问题，请稍后再试";
 	}
 }
@@ -672,6 +675,9 @@ static int ev_status_tx(db *d, void *vp)
 			                       db_cell_int(regs, i, "id"))) != DB_OK)
 				return rc;
 		}
+		/* the registrations go with the event: so do the plugins' keys */
+		if ((rc = evk_release(d, r->a, 0, c->id)) != DB_OK)
+			return rc;
 	}
 	return audit_log(r, ar_printf(r->a, "event.%s", strcmp(c->to, "published") == 0 ? "publish"
 	                                                : strcmp(c->to, "closed") == 0  ? "close"
@@ -777,6 +783,7 @@ struct ev_reg_ctx {
 	int consent;
 	ev_reg_result *out;
 	int rc;
+	const evk_set *keys;
 };
 
 /* Registration is open now: published, inside the registration window and
@@ -874,6 +881,12 @@ static int ev_register_tx(db *d, void *vp)
 		if (tries >= 8)
 			return DB_EFAIL;   /* code collisions this often: something is wrong */
 	}
+	if ((rc = evk_store(d, a, c->keys, reg_id, &c->out->message)) == DB_EDUP) {
+		c->rc = EV_DUPLICATE_KEY;
+		return 1;
+	}
+	if (rc != DB_OK)
+		return rc;
 	c->out->status = seat ? "confirmed" : "waitlisted";
 	c->out->position = pos;
 	const char *body = seat ? ar_printf(a, "【报名成功】您已报名“%s”，%s 在%s，报名码 %s。", ev->title, ev->when_zh,
@@ -1016,6 +1029,7 @@ static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, 
 		json_object_set_new(codes, "answers", json_string("unknown_field"));
 	}
 	/* the kind's own rules (plugins' registration.validate), once the input is well-formed */
+	evk_set keys = {NULL, 0};
 	if (json_object_size(fields) == 0) {
 		json_t *ans = answers ? json_loads(answers, 0, NULL) : NULL;
 		int hrc = ev_hook_validate(r, json_pack("{s:I, s:s, s:s, s:o, s:I}", "event_id", (json_int_t)event_id,
@@ -1023,6 +1037,15 @@ static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, 
 		                                        "answers", ans ? ans : json_object(), "slot_id",
 		                                        (json_int_t)in->slot_id),
 		                           fields, codes);
+		/* and their uniqueness rules (registration.keys), stored in the transaction below */
+		if (hrc == 0 && json_object_size(fields) == 0) {
+			json_t *ans2 = answers ? json_loads(answers, 0, NULL) : NULL;
+			if (evk_collect(r, json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}", "event_id", (json_int_t)event_id, "kind",
+			                             ev.kind, "name", vn.s, "phone", vp.s, "answers",
+			                             ans2 ? ans2 : json_object(), "slot_id", (json_int_t)in->slot_id),
+			                &keys) != 0)
+				hrc = EV_DB;
+		}
 		if (hrc != 0) {
 			json_decref(fields);
 			json_decref(codes);
@@ -1041,7 +1064,7 @@ static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, 
 	const char *kind = ev.kind;
 	struct ev_reg_ctx c = {r, &ev, event_id, in->slot_id, registered_by, vn.s, vp.s,
 	                       answers ? ar_strdup(r->a, answers) : NULL, vr.present ? vr.s : NULL, in->consent, out,
-	                       EV_OK};
+	                       EV_OK, &keys};
 	free(answers);
 	int rc = db_tx(r->db, ev_register_tx, &c);
 	if (rc == 0) {
@@ -1188,6 +1211,8 @@ static int ev_cancel_tx(db *d, void *vp)
 	if ((rc = db_q(d, a, NULL,
 	               "UPDATE registrations SET status = 'cancelled', waitlist_position = NULL, cancelled_at = NOW() WHERE id = ?",
 	               DB_INT(rid))) != DB_OK)
+		return rc;
+	if ((rc = evk_release(d, a, rid, 0)) != DB_OK)
 		return rc;
 	if ((rc = outbox_queue(d, a, "cancellation", db_cell(res, 0, "phone"),
 	                       ar_printf(a, "【取消成功】您已取消“%s”的报名（%s）。", db_cell(ev, 0, "title"), c->code), NULL,
@@ -1495,6 +1520,8 @@ long long ev_anonymise(db *d, arena *a)
 		               DB_INT(id))) != DB_OK)
 			return rc;
 		if ((rc = db_q(d, a, NULL, "UPDATE events SET anonymised_at = NOW() WHERE id = ?", DB_INT(id))) != DB_OK)
+			return rc;
+		if ((rc = evk_release(d, a, 0, id)) != DB_OK)
 			return rc;
 		if ((rc = db_q(d, a, NULL, "UPDATE outbox SET phone = '', body = '' WHERE event_id = ? AND status <> 'queued'",
 		               DB_INT(id))) != DB_OK)

@@ -72,6 +72,7 @@ enum ev_rc {
 	EV_FULL_NO_WAITLIST,   /* no seat left and the event has no waitlist */
 	EV_STATE,              /* not allowed in this state (publish a cancelled event,
 	                        * cancel a cancelled registration, check in a waitlisted one) */
+	EV_DUPLICATE_KEY,      /* a plugin's registration key is taken (ev_reg_result.message) */
 	EV_DB                  /* database failure (logged) */
 };
 /* Stable code for API errors ("not_found", "invalid", "duplicate_phone",
@@ -146,15 +147,18 @@ typedef struct ev_reg_result {
 	long long position;        /* waitlist position, 0 when confirmed */
 	json_t *fields;            /* EV_INVALID: field -> zh-CN message (caller owns) */
 	json_t *field_codes;       /* EV_INVALID: field -> stable code (caller owns) */
+	const char *message;       /* EV_DUPLICATE_KEY: the plugin's zh-CN message (arena) */
 } ev_reg_result;
 
 /* Register for published event event_id. registered_by: the staff user id
  * registering a walk-in or caller, 0 for a resident. Validates name
  * (1..EV_NAME_MAX characters), phone (Chinese mobile), slot (must belong to
  * the event), answers against the kind's form, consent. One transaction:
- * insert (UNIQUE phone), take a seat or a waitlist position, queue the
- * confirmation message. Returns EV_OK, EV_INVALID, EV_NOT_FOUND,
- * EV_CLOSED, EV_DUPLICATE_PHONE, EV_FULL_NO_WAITLIST or EV_DB. */
+ * insert (UNIQUE phone), take a seat or a waitlist position, store the
+ * plugins' registration keys (ev_keys.h), queue the confirmation message.
+ * Returns EV_OK, EV_INVALID, EV_NOT_FOUND, EV_CLOSED, EV_DUPLICATE_PHONE,
+ * EV_DUPLICATE_KEY, EV_FULL_NO_WAITLIST or EV_DB (also when a plugin's
+ * registration.validate or registration.keys hook failed). */
 int ev_register(req *r, long long event_id, const ev_reg_input *in, long long registered_by,
                 ev_reg_result *out);
 /* A registration by code and phone (self-service; phone masked), or by code

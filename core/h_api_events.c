@@ -67,6 +67,7 @@ static int api_rc_status(int rc)
 	case EV_NOT_FOUND: return 404;
 	case EV_INVALID: return 422;
 	case EV_DUPLICATE_PHONE: return 409;
+	case EV_DUPLICATE_KEY: return 409;
 	case EV_CLOSED: return 403;
 	case EV_FULL_NO_WAITLIST: return 409;
 	case EV_STATE: return 409;
@@ -166,6 +167,8 @@ int h_api_event_register(req *r)
 	ev_reg_result res;
 	int rc = ev_register(r, id, &in, by, &res);
 	json_decref(j);
+	if (rc == EV_DUPLICATE_KEY)              /* a plugin's rule: its own message */
+		return resp_error(r, 409, ev_rc_code(rc), res.message, NULL);
 	if (rc != EV_OK) {
 		json_decref(res.field_codes);
 		return api_fail(r, rc, res.fields);

@@ -475,6 +475,7 @@ int h_ev_register(req *r)
 	switch (rc) {
 	case EV_INVALID: break;
 	case EV_DUPLICATE_PHONE: status = 409; notice = EVP_M_DUP; break;
+	case EV_DUPLICATE_KEY: status = 409; notice = res.message; break;
 	case EV_CLOSED: status = 403; notice = EVP_M_CLOSED; break;
 	case EV_FULL_NO_WAITLIST: status = 409; notice = EVP_M_FULL; break;
 	case EV_NOT_FOUND: json_decref(ev); return resp_error(r, 404, "not_found", EVP_M_NO_EVENT, NULL);
@@ -1119,6 +1120,9 @@ int h_ev_staff_walkin(req *r)
 	int status = 422;
 	if (rc == EV_DUPLICATE_PHONE) {
 		json_object_set_new(errs, "phone", json_string(EVP_M_DUP));
+		status = 409;
+	} else if (rc == EV_DUPLICATE_KEY) {
+		notice = res.message;
 		status = 409;
 	} else if (rc == EV_CLOSED) {
 		notice = EVP_M_CLOSED;

@@ -9,6 +9,7 @@
 #include "plugin_api.h"
 #include "plugin_db.h"
 #include "plugin_form.h"
+#include "plugin_text.h"
 #include "plugin_settings.h"
 #include "ratelimit.h"
 #include "router.h"
@@ -28,7 +29,7 @@
  * a typo does not silently never run. */
 static const char *const plug_hook_names[] = {
 	"event.validate", "event.published", "event.cancelled",
-	"registration.validate", "registration.after_save", "registration.cancelled",
+	"registration.validate", "registration.keys", "registration.after_save", "registration.cancelled",
 	"registration.promoted", "checkin", "daily", "hourly", NULL};
 
 static const char *const plug_manifest_keys[] = {
@@ -785,6 +786,11 @@ json_t *plug_strings(plugin *p)
 	return p->strings;
 }
 
+json_t *plug_kinds(plugin *p)
+{
+	return p->kinds;
+}
+
 json_t *plug_config_spec(plugin *p)
 {
 	return p->config_spec;
@@ -1110,8 +1116,9 @@ static void plug_leave(plugin *p, const struct plug_frame *f)
 		lua_settop(sbx_L(p->sb), 0);    /* outermost call: nothing of it stays */
 }
 
-/* The request as the plugin sees it: a read-only table of plain data. */
-static void plug_push_request(lua_State *L, req *r)
+/* The request as the plugin sees it: a read-only table of plain data.
+ * files: hand multipart uploads over as req.files (routes with roles only). */
+static void plug_push_request(lua_State *L, req *r, int files)
 {
 	lua_createtable(L, 0, 10);
 	lua_pushstring(L, r->method);
@@ -1144,6 +1151,8 @@ static void plug_push_request(lua_State *L, req *r)
 		}
 		lua_setfield(L, -2, names[k]);
 	}
+	if (files)
+		ptx_push_files(L, &r->post);
 	if (r->is_api && r->body_len && strncmp(r->content_type, "application/json", 16) == 0) {
 		json_error_t je;
 		json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
@@ -1339,7 +1348,7 @@ int plug_dispatch(plug_set *s, req *r)
 	lua_State *L = plug_enter(p, r, &fr);
 	int base = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, pr->ref);
-	plug_push_request(L, r);
+	plug_push_request(L, r, pr->roles != 0);
 	char err[4096];
 	if (sbx_call(p->sb, 1, 1, err, sizeof err) != 0) {
 		plug_error(p, pr->path, err);

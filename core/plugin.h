@@ -98,6 +98,8 @@ const char *plug_query_sql(plugin *p, const char *name);
 int plug_permitted(const plugin *p, const char *perm);
 json_t *plug_config(plugin *p);
 json_t *plug_strings(plugin *p);
+/* The plugin's event kinds: JSON array of {id, title, form, plugin, ...} (borrowed). */
+json_t *plug_kinds(plugin *p);
 /* The config schema {key: {type, default, label, ...}} (plugin_settings.h)
  * and the declared grants {name: {zh, en}} (grants.h); empty objects when
  * none (NULL when the manifest did not load that far). */

@@ -7,7 +7,9 @@
 #include "plugin_accounts.h"
 #include "luajson.h"
 #include "plugin_db.h"
+#include "plugin_events.h"
 #include "plugin_form.h"
+#include "plugin_text.h"
 #include "utf8.h"
 #include "valid.h"
 #include <lauxlib.h>
@@ -482,6 +484,9 @@ void papi_install(sbx *sb, plugin *p)
 	papi_lib(L, "mask", maskf);
 	pdb_push(L);
 	lua_setfield(L, -2, "db");
+	pev_push(L);                           /* portal.events, portal.text, portal.csv */
+	lua_setfield(L, -2, "events");
+	ptx_install(L);
 	lua_pushcfunction(L, grant_lua_has);    /* grants.c: portal.has_grant(name) */
 	lua_setfield(L, -2, "has_grant");
 	pacc_push(L);                           /* plugin_accounts.c: portal.accounts.* */
