@@ -60,6 +60,13 @@ function M.labels(packed, list)
   return table.concat(out, "、")
 end
 
+-- The volunteers row of the "join" form's values, with the given status.
+function M.profile_row(v, status)
+  return { name = v.name, phone = v.phone, skills = M.pack(v.skills), days = M.pack(v.days),
+           parts = M.pack(v.parts), availability_note = v.availability_note or "", status = status,
+           created_at = M.now_text() }
+end
+
 -- Times ---------------------------------------------------------------------------------
 
 function M.now_text()

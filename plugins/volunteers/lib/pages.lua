@@ -22,11 +22,7 @@ function M.join_post(req)
   if not ok then
     return join_form(422, req.form, errors, "有几处需要改一下，请看标红的地方。")
   end
-  local id = db.insert("volunteers", {
-    name = v.name, phone = v.phone, skills = C.pack(v.skills), days = C.pack(v.days),
-    parts = C.pack(v.parts), availability_note = v.availability_note or "", status = "pending",
-    created_at = C.now_text(),
-  })
+  local id = db.insert("volunteers", C.profile_row(v, "pending"))
   if not id then
     return join_form(409, req.form, nil, "这个手机号已经报过名了，社区工作人员审核后会打电话告诉您。")
   end

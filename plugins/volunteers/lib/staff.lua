@@ -115,10 +115,10 @@ function M.volunteer_create(req)
     if not acc then
       return { err = err }
     end
-    local row = activated(acc)
-    row.name, row.phone, row.skills, row.days, row.parts = v.name, v.phone, C.pack(v.skills),
-      C.pack(v.days), C.pack(v.parts)
-    row.availability_note, row.created_at = v.availability_note or "", C.now_text()
+    local row = C.profile_row(v, "active")
+    for k, val in pairs(activated(acc)) do
+      row[k] = val
+    end
     local id = assert(db.insert("volunteers", row), "phone taken meanwhile")
     return { vol = db.get("volunteers", id), acc = acc }
   end)
