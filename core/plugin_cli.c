@@ -5,6 +5,7 @@
  * forms, portal.db), against throwaway tables: the plugin's migrations are
  * applied under a unique prefix and every such table is dropped at the end.
  * It connects as migrate_user, since it creates tables. Output is TAP. */
+#include "app.h"
 #include "auth.h"
 #include "html.h"
 #include "log.h"
@@ -248,8 +249,9 @@ static int pt_request(lua_State *L)
 		rc = req_read(r, pt_read, &e, pt_get, &e);
 	if (rc == 0) {
 		r->user = has_user ? &t->user : NULL;
+		r->plugins = t->set;    /* the core's events call this plugin's hooks */
 		if (!plug_dispatch(t->set, r))
-			resp_error(r, 404, NULL, NULL, NULL);
+			app_core_dispatch(r);
 	}
 	/* plug_dispatch emptied this C function's stack frame: build the result fresh */
 	lua_settop(L, 0);
