@@ -154,11 +154,9 @@ void app_free(app *ap)
 	free(ap);
 }
 
-static void app_dispatch(app *ap, req *r)
+void app_core_dispatch(req *r)
 {
 	const rt_route *route;
-	if (plug_dispatch(ap->plugins, r))
-		return;
 	char allow[128];
 	int m = rt_match(r->a, app_routes, sizeof app_routes / sizeof app_routes[0], r->method, r->path,
 	                 &route, &r->params, allow, sizeof allow);
@@ -177,6 +175,12 @@ static void app_dispatch(app *ap, req *r)
 	if (route->roles && auth_gate(r, route->roles) != 0)
 		return;
 	route->handler(r);
+}
+
+static void app_dispatch(app *ap, req *r)
+{
+	if (!plug_dispatch(ap->plugins, r))
+		app_core_dispatch(r);
 }
 
 int app_handle(app *ap, req_getter get, void *gctx, req_reader rd, void *rctx, buf *wire)

@@ -19,5 +19,10 @@ app *app_new(const conf *cf, int strict, char *err, size_t errlen);
 void app_free(app *ap);
 /* Handle one request; the serialised response goes to wire. Returns the status. */
 int app_handle(app *ap, req_getter get, void *gctx, req_reader rd, void *rctx, buf *wire);
+/* Route r to the core's own pages and APIs (what is not under a plugin's
+ * prefix), with the host's authentication, roles and CSRF: the second half of
+ * app_handle's dispatch, also used by `portald plugin test` so a plugin's
+ * tests can create events of its kinds and register for them (T.request). */
+void app_core_dispatch(req *r);
 
 #endif

@@ -1032,8 +1032,8 @@ static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, 
 	evk_set keys = {NULL, 0};
 	if (json_object_size(fields) == 0) {
 		json_t *ans = answers ? json_loads(answers, 0, NULL) : NULL;
-		int hrc = ev_hook_validate(r, json_pack("{s:I, s:s, s:s, s:o, s:I}", "event_id", (json_int_t)event_id,
-		                                        "kind", ev.kind, "name", vn.s,
+		int hrc = ev_hook_validate(r, json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}", "event_id", (json_int_t)event_id,
+		                                        "kind", ev.kind, "name", vn.s, "phone", vp.s,
 		                                        "answers", ans ? ans : json_object(), "slot_id",
 		                                        (json_int_t)in->slot_id),
 		                           fields, codes);

@@ -5,6 +5,7 @@
  * forms, portal.db), against throwaway tables: the plugin's migrations are
  * applied under a unique prefix and every such table is dropped at the end.
  * It connects as migrate_user, since it creates tables. Output is TAP. */
+#include "app.h"
 #include "auth.h"
 #include "html.h"
 #include "log.h"
@@ -232,6 +233,10 @@ static int pt_request(lua_State *L)
 	e.k[e.n] = "REMOTE_ADDR", e.v[e.n++] = "127.0.0.1";
 	if (cookie.len)
 		e.k[e.n] = "HTTP_COOKIE", e.v[e.n++] = cookie.p;
+	/* a JSON body of a signed-in user carries the session's token in the header, as
+	 * the portal's own scripts send it */
+	if (csrf && has_user && !strcmp(ctype, "application/json"))
+		e.k[e.n] = "HTTP_X_CSRF_TOKEN", e.v[e.n++] = t->user.csrf;
 
 	req *r = &t->r;
 	r->db = t->d;
@@ -244,8 +249,9 @@ static int pt_request(lua_State *L)
 		rc = req_read(r, pt_read, &e, pt_get, &e);
 	if (rc == 0) {
 		r->user = has_user ? &t->user : NULL;
+		r->plugins = t->set;    /* the core's events call this plugin's hooks */
 		if (!plug_dispatch(t->set, r))
-			resp_error(r, 404, NULL, NULL, NULL);
+			app_core_dispatch(r);
 	}
 	/* plug_dispatch emptied this C function's stack frame: build the result fresh */
 	lua_settop(L, 0);

@@ -85,3 +85,11 @@ T.test("registration.keys: one key per couple, whichever of them registers", fun
   T.eq(#T.hook("registration.keys", { kind = "general", name = "x", phone = "13900000001", answers = {} }), 0)
   T.fails(function() T.hook("registration.keys", { kind = "pair_day", name = "钥匙出错", phone = "1", answers = { partner = "2" } }) end)
 end)
+
+T.test("a signed-in user's JSON POST carries the session's CSRF token; without it, 403", function()
+  local staff = { roles = { "staff" } }
+  local r = T.request{ method = "POST", path = "/export", api = true, user = staff, json = { rows = { { "a" } } } }
+  T.eq(r.status, 200, r.body)
+  r = T.request{ method = "POST", path = "/export", api = true, user = staff, json = { rows = { { "a" } } }, csrf = false }
+  T.eq(r.status, 403, r.body)
+end)

@@ -1,12 +1,12 @@
 -- The rule itself, through the real host's hook runner (the core calls it on registration).
 T.test("under the minimum age is refused in plain words", function()
-  local res = T.hook("registration.validate", { kind = "senior_day", answers = { age = 59 } })
+  local res = T.hook("registration.validate", { kind = "senior_day", phone = "13800000001", answers = { age = 59 } })
   T.eq(#res, 1)
   T.match(res[1].result["answers.age"], "60岁及以上")
 end)
 
 T.test("at the minimum age, and other kinds, pass", function()
-  T.eq(#T.hook("registration.validate", { kind = "senior_day", answers = { age = 60 } }), 0)
+  T.eq(#T.hook("registration.validate", { kind = "senior_day", phone = "13800000001", answers = { age = 60 } }), 0)
   T.eq(#T.hook("registration.validate", { kind = "general", answers = {} }), 0)
 end)
 
