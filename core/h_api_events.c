@@ -155,10 +155,12 @@ int h_api_event_register(req *r)
 	if (json_object_size(fields)) {
 		json_decref(j);
 		/* the event must exist for input errors to matter */
-		if (!ev_get(r, id, 1)) {
+		json_t *ev = ev_get(r, id, 1);
+		if (!ev) {
 			json_decref(fields);
 			return api_fail(r, EV_NOT_FOUND, NULL);
 		}
+		json_decref(ev);
 		return api_fail(r, EV_INVALID, fields);
 	}
 	json_decref(fields);
@@ -246,8 +248,10 @@ int h_api_event_publish(req *r)
 int h_api_event_registrations(req *r)
 {
 	long long id = api_id(r);
-	if (!id || !ev_get(r, id, 0))
+	json_t *ev = id ? ev_get(r, id, 0) : NULL;   /* only: does the event exist */
+	if (!ev)
 		return api_fail(r, EV_NOT_FOUND, NULL);
+	json_decref(ev);
 	json_t *list = ev_registrations(r, id, req_param(r, "q"));
 	if (!list)
 		return api_fail(r, EV_DB, NULL);

@@ -220,10 +220,7 @@ test('without the script there is no screen signature to choose', async () => {
 	const p = await ctx.newPage();
 	const desk = `${BASE}/p/welfare/campaigns/${cid}/desk`;
 	await p.goto(desk);
-	await p.getByLabel('用户名').fill(staff.username);
-	await p.getByLabel('密码').fill(staff.password);
-	await p.getByRole('button', { name: '登录' }).click();
-	await p.waitForURL(desk);
+	await logIn(p, staff, desk);
 	await p.goto(`${desk}?q=${encodeURIComponent(waiting.name)}`);
 	const c = p.locator('li.card', { hasText: waiting.name });
 	await c.waitFor();
