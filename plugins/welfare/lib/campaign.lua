@@ -253,14 +253,21 @@ local function need_reason(c, reason)
   return reason
 end
 
+-- Start a change of campaign cid's list inside a transaction: lock the campaign, refuse a
+-- closed one, and (once approved) insist on a reason. Returns the campaign and the reason.
+local function list_change(cid, reason)
+  local c = lock(cid)
+  if c.status == "closed" then
+    refuse("这次发放已经结束，名单不能再改。")
+  end
+  return c, need_reason(c, reason)
+end
+
 -- Put a household on the list (after approval: with a reason, and its share set aside).
 function M.add(cid, hid, reason, me)
   return db.transaction(function()
-    local c = lock(cid)
-    if c.status == "closed" then
-      refuse("这次发放已经结束，名单不能再改。")
-    end
-    reason = need_reason(c, reason)
+    local c
+    c, reason = list_change(cid, reason)
     local h = db.get("households", hid)
     if not h then
       refuse("找不到这一户。", 404, "not_found")
@@ -292,11 +299,8 @@ end
 -- Take a household off the list (after approval: with a reason; its share goes back).
 function M.remove(cid, hid, reason, me)
   return db.transaction(function()
-    local c = lock(cid)
-    if c.status == "closed" then
-      refuse("这次发放已经结束，名单不能再改。")
-    end
-    reason = need_reason(c, reason)
+    local c
+    c, reason = list_change(cid, reason)
     local r = db.find("recipients", { campaign_id = cid, household_id = hid })[1]
     if not r or r.status == "removed" or r.status == "released" then
       refuse("这一户不在名单上。", 404, "not_found")
