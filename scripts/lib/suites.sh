@@ -200,7 +200,8 @@ suite_node() {
 	fi
 	# Tests that import packages (the browser tests: playwright-core) need node_modules from
 	# package-lock.json; installed once, never updated behind the lock file's back.
-	if grep -lq "from 'playwright-core'" "${files[@]}" && [ ! -d "$REPO/node_modules/playwright-core" ]; then
+	# (looked for in every module of the folder: a shared lib.mjs may be the one importing)
+	if grep -lq "from 'playwright-core'" "$REPO/$dir"/*.mjs && [ ! -d "$REPO/node_modules/playwright-core" ]; then
 		step "npm ci (playwright-core for $dir)"
 		if ! (cd "$REPO" && npm ci --no-audit --no-fund </dev/null >"$LOG/npm-ci.log" 2>&1); then
 			say "npm ci failed: $LOG/npm-ci.log"
