@@ -165,6 +165,17 @@ local function campaign_page(req, c, notice, status)
   } }
 end
 
+-- What the desk's success message names after a receipt (?done=<household id>): the head's
+-- masked name and the address, only when that household did receive in this campaign.
+local function done_household(c, done)
+  local hid = id_of(done)
+  if not hid or db.count("receipts", { campaign_id = c.id, household_id = hid }) == 0 then
+    return false
+  end
+  local h = db.get("households", hid)
+  return h and { head_name = portal.mask.name(h.head_name), address = h.address } or false
+end
+
 local function desk_page(req, c, opts)
   opts = opts or {}
   local q = opts.q or req.query.q or ""
@@ -196,7 +207,7 @@ local function desk_page(req, c, opts)
   return { status = opts.status or 200, template = "welfare_desk", data = {
     title = (opts.deliver and "送上门登记：" or "发放窗口：") .. c.name, c = views.campaign(c),
     q = q, results = results, searched = q ~= "", error = opts.error or "",
-    done = opts.done or "", deliver = opts.deliver or false,
+    done = done_household(c, opts.done), deliver = opts.deliver or false,
     action = opts.deliver and "deliver" or "desk",
     stock = campaign.check(c.id).items,
   } }

@@ -16,7 +16,11 @@ T.test("staff build a campaign on the pages, an approver approves it, the desk h
                                 grid = "pg", phone = "13912345678", categories = "失独家庭" } }
   T.eq(r.status, 201, r.body)
   local hid = r.json.id
-  T.eq(T.request{ path = "/campaigns/new", user = STAFF }.status, 200)
+  local np = T.request{ path = "/campaigns/new", user = STAFF }
+  T.eq(np.status, 200)
+  -- tap-sized choice rows, not bare labels with line breaks
+  T.match(np.body, '<label class="choice"><input type="checkbox" name="categories" value="gugua" checked> 孤寡老人</label>')
+  T.ok(not np.body:find("</label><br>"), "no bare label rows")
   r = post("/campaigns/new", { name = "", starts_on = today, ends_on = later, categories = { "shidu" },
                                items_text = "大米,5,袋", rules_text = "全部: 大米=1" })
   T.eq(r.status, 422)
@@ -62,8 +66,16 @@ T.test("staff build a campaign on the pages, an approver approves it, the desk h
                                                       sign_mode = "paper", q = "5678" })
   T.eq(r.status, 303, r.body)
   T.match(r.location, "done=" .. hid)
+  -- the success message names the household (masked head, address), never its internal id
+  local ok_page = T.request{ path = r.location, user = STAFF }
+  T.eq(ok_page.status, 200)
+  T.match(ok_page.body, '<div class="notice notice%-ok" role="status"><p>已登记领取：欧%*华，页面楼1号。</p>')
+  T.ok(not ok_page.body:find("住户编号"), "no internal number in the message")
+  -- a household that did not receive in this campaign gets no message
+  local other = T.request{ path = "/campaigns/" .. cid .. "/desk", query = { done = tostring(hid + 100000) }, user = STAFF }
+  T.ok(not other.body:find("已登记领取"), "no message for a household without a receipt")
   d = T.request{ path = "/campaigns/" .. cid .. "/desk", query = { q = "欧阳" }, user = STAFF }
-  T.match(d.body, "由欧阳明代领（证件尾号0017）")
+  T.match(d.body, '<p class="notice notice%-ok">这一户已于[^<]*由欧阳明代领（证件尾号0017）')
   r = post("/campaigns/" .. cid .. "/desk/" .. hid, { mode = "self", sign_mode = "paper" })
   T.eq(r.status, 409)
   T.match(r.body, "这一户已于")
@@ -85,7 +97,10 @@ T.test("staff build a campaign on the pages, an approver approves it, the desk h
   T.eq(s.data.s.receipts_by_mode.proxy, 1)
   T.eq(T.request{ path = "/", user = STAFF }.status, 200)
   T.eq(T.request{ path = "/households", query = { q = "欧阳" }, user = STAFF }.status, 200)
-  T.eq(T.request{ path = "/households/import", user = STAFF }.status, 200)
+  local ip = T.request{ path = "/households/import", user = STAFF }
+  T.eq(ip.status, 200)
+  T.match(ip.body, '<label class="choice"><input type="radio" name="encoding" value="auto" checked> 自动识别</label>')
+  T.ok(not ip.body:find("</label><br>"), "no bare label rows")
 end)
 
 T.test("a grid worker's delivery page lists only their own grid", function()
