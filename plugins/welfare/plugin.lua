@@ -265,15 +265,13 @@ local function receipt_input(src)
            sign_mode = src.sign_mode, signature = src.signature }
 end
 
+-- The new-campaign page's form as campaign.create's input.
 local function campaign_input_from_form(req)
   local f = req.form
-  -- categories come as repeated fields: validate() sees them all
-  -- (on an API route validate() reads the JSON body: there, categories is one field "a,b")
+  -- categories come as repeated check boxes: validate() sees them all (req.form only the
+  -- first); a value that is not a category comes back for create() to name it
   local ok, values = portal.form.validate("campaign_cats")
-  local chosen = ok and values.categories or {}
-  if #chosen == 0 then
-    chosen = f.categories
-  end
+  local chosen = ok and values.categories or { f.categories }
   return {
     name = f.name, starts_on = f.starts_on, ends_on = f.ends_on, notice_from = f.notice_from,
     notice_to = f.notice_to, categories = chosen,
@@ -295,10 +293,10 @@ local function page_op(fn)
   end
 end
 
--- What an API POST sent: its JSON, or (a signed-in browser's fetch, which carries the CSRF
--- token as a form field) its form.
+-- What an API POST sent: its JSON object (no page of this plugin posts to the API; a
+-- signed-in browser's fetch sends the CSRF token in X-CSRF-Token).
 local function body(req)
-  return req.json or req.form or {}
+  return type(req.json) == "table" and req.json or {}
 end
 
 -- An API POST running one campaign operation; answers the stock after it.
@@ -506,7 +504,7 @@ return {
           for _, e in ipairs(p.errors) do errs[#errs + 1] = e end
           return { status = 422, json = { ok = false, file_error = p.file_error, errors = errs, imported = 0 } }
         end
-        if j.confirm == true or j.confirm == "1" or j.confirm == "true" then
+        if j.confirm == true then
           local n, err = confirm_import(p.import_id, me)
           if not n then
             return { status = 409, json = { ok = false, file_error = err, errors = {}, imported = 0 } }
@@ -516,7 +514,7 @@ return {
         return { json = { ok = true, import_id = p.import_id, count = p.count, errors = {} } }
       end },
     { method = "POST", path = "/campaigns", api = true, roles = STAFF, handler = function(req)
-        local j = req.json or campaign_input_from_form(req)
+        local j = body(req)
         if type(j.items) ~= "table" then
           return { status = 422, error = "请提供物品（items）和类别（categories）。", code = "invalid" }
         end
@@ -527,7 +525,7 @@ return {
         end
         -- draft = true: draw up the list at once (what demo.json does, knowing no id)
         local listed
-        if j.draft == true or j.draft == "1" then
+        if j.draft == true then
           listed = campaign.draft(id, me)
         end
         return { status = 201, json = { id = id, listed = listed } }

@@ -121,17 +121,19 @@ function M.create(input, me)
   end
   local clist = {}
   local given = input.categories
-  if type(given) == "string" then
-    given = cats.split(given)    -- "gugua,dibao" or "孤寡老人、低保"
+  if given ~= nil and type(given) ~= "table" then
+    errs.categories = "类别应为一组类别代码，例如 [\"gugua\", \"dibao\"]。"
+    given = {}
   end
   for _, c in ipairs(given or {}) do
     if not cats.code(c) then
       errs.categories = "不认识的类别：" .. tostring(c)
+      break
     else
       clist[#clist + 1] = cats.code(c)
     end
   end
-  if #clist == 0 then
+  if #clist == 0 and not errs.categories then
     errs.categories = "请至少选一个类别。"
   end
   local items, names = {}, {}

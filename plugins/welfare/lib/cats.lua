@@ -40,10 +40,15 @@ function M.split(text)
   return out
 end
 
--- "低保、残疾" -> { "dibao", "canji" } in declared order, or nil, the unknown word
+-- "低保、残疾" (a spreadsheet's cell) or { "低保", "canji" } (a JSON list) -> { "dibao", "canji" }
+-- in declared order, or nil, the unknown word
 function M.parse(text)
   local seen = {}
-  for _, w in ipairs(M.split(text)) do
+  local words = type(text) == "table" and text or M.split(text)
+  for _, w in ipairs(words) do
+    if type(w) ~= "string" then
+      return nil, tostring(w)
+    end
     local c = by_label[w]
     if not c then
       return nil, w

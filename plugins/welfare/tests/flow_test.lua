@@ -6,10 +6,10 @@ local OTHER = { roles = { "staff" }, username = "colleague" }
 local BOSS = { roles = { "approver" }, username = "boss" }
 local DRAFTER_APPROVER = { roles = { "staff", "approver" }, username = "drafter" }
 
--- An API call as a signed-in staff member: a POST sends its fields as a form, which carries
--- the session's CSRF token (T.request adds it to forms only).
+-- An API call as a signed-in staff member: a POST sends its fields as JSON (with the
+-- session's CSRF token in X-CSRF-Token, as the portal's own scripts do).
 local function api(method, path, fields, user)
-  return T.request{ method = method, path = path, api = true, form = method ~= "GET" and (fields or {}) or nil,
+  return T.request{ method = method, path = path, api = true, json = method ~= "GET" and (fields or {}) or nil,
                     user = user or DRAFTER }
 end
 
@@ -43,8 +43,9 @@ end
 local function campaign(extra)
   local body = {
     name = "春节慰问" .. seq, starts_on = "2026-02-01", ends_on = "2026-02-10",
-    categories = "gugua,dibao",
-    items_text = "大米,200,袋\n食用油,200,桶\n面粉,100,袋",
+    categories = { "gugua", "dibao" },
+    items = { { name = "大米", qty = 200, unit = "袋" }, { name = "食用油", qty = 200, unit = "桶" },
+              { name = "面粉", qty = 100, unit = "袋" } },
     rules_text = "全部: 大米=1, 食用油=1\n3人以上: 面粉=1",
   }
   for k, v in pairs(extra or {}) do body[k] = v end
@@ -69,14 +70,24 @@ end)
 
 T.test("a campaign with a broken rule or no items is refused with the field", function()
   local r = api("POST", "/campaigns", { name = "坏规则", starts_on = "2026-02-01", ends_on = "2026-01-01",
-    categories = "gugua", items_text = "大米,10", rules_text = "全部: 牛奶=1" })
+    categories = { "gugua" }, items = { { name = "大米", qty = 10 } }, rules_text = "全部: 牛奶=1" })
   T.eq(r.status, 422)
   T.match(r.json.error.fields.ends_on, "不能早于")
   T.match(r.json.error.fields.rules_text, "没有叫“牛奶”的物品")
   r = api("POST", "/campaigns", { name = "没物品", starts_on = "2026-02-01", ends_on = "2026-02-02",
-    items_text = "", rules_text = "全部: 大米=1" })
+    items = {}, rules_text = "全部: 大米=1" })
   T.eq(r.status, 422)
   T.ok(r.json.error.fields.items and r.json.error.fields.categories)
+  -- categories are a JSON list; the form workaround of one "a,b" field is gone
+  r = api("POST", "/campaigns", { name = "一串类别", starts_on = "2026-02-01", ends_on = "2026-02-02",
+    categories = "gugua,dibao", items = { { name = "大米", qty = 10, unit = "袋" } }, rules_text = "全部: 大米=1" })
+  T.eq(r.status, 422)
+  T.match(r.json.error.fields.categories, "一组类别代码")
+  -- and a form body is not read by the API at all
+  r = T.request{ method = "POST", path = "/campaigns", api = true, user = DRAFTER,
+                 form = { name = "表单", starts_on = "2026-02-01", ends_on = "2026-02-02", categories = "gugua",
+                          items_text = "大米,10,袋", rules_text = "全部: 大米=1" } }
+  T.eq(r.status, 422)
 end)
 
 T.test("draft, approve by a second person, freeze, hand out, close: stock holds after every step", function()
@@ -215,7 +226,8 @@ end)
 
 T.test("approval is refused when the stock cannot cover the list, and nothing is set aside", function()
   household({ members = 3, categories = "低保" })
-  local cid = campaign({ items_text = "大米,1,袋\n食用油,500,桶\n面粉,0,袋" })
+  local cid = campaign({ items = { { name = "大米", qty = 1, unit = "袋" }, { name = "食用油", qty = 500, unit = "桶" },
+                                  { name = "面粉", qty = 0, unit = "袋" } } })
   T.eq(api("POST", "/campaigns/" .. cid .. "/draft").status, 200)
   local r = api("POST", "/campaigns/" .. cid .. "/approve", nil, BOSS)
   T.eq(r.status, 409)

@@ -101,7 +101,7 @@ T.test("a household that appears between check and commit rolls the whole import
   T.eq(#res.errors, 0, messages(res))
   -- meanwhile someone types in the third household by hand
   local r = T.request{ method = "POST", path = "/households", api = true, user = STAFF,
-                       form = { head_name = "甲三", members = 1, address = "回滚楼3号", categories = "低保" } }
+                       json = { head_name = "甲三", members = 1, address = "回滚楼3号", categories = "低保" } }
   T.eq(r.status, 201, r.body)
   local before = count()
   local n, err = importer.commit(res.rows, "importer")
@@ -116,13 +116,13 @@ T.test("the API checks, previews and imports a CSV text; bad rows answer 422 wit
   local bad = HEADER .. "丙一,1,接口楼1号,,,,低保,\n,2,接口楼2号,,,,低保,\n"
   local before = count()
   local r = T.request{ method = "POST", path = "/households/import", api = true, user = STAFF,
-                       form = { csv = bad, confirm = "1" } }
+                       json = { csv = bad, confirm = true } }
   T.eq(r.status, 422)
   T.eq(r.json.errors[1].line, 3)
   T.match(r.json.errors[1].message, "第3行：没有填户主姓名")
   T.eq(count(), before)
   local good = HEADER .. "丙一,1,接口楼1号,,,,低保,\n丙二,2,接口楼2号,,,,低保,\n"
-  r = T.request{ method = "POST", path = "/households/import", api = true, user = STAFF, form = { csv = good } }
+  r = T.request{ method = "POST", path = "/households/import", api = true, user = STAFF, json = { csv = good } }
   T.eq(r.status, 200, r.body)
   T.eq(r.json.count, 2)
   T.eq(count(), before, "a preview writes no household")

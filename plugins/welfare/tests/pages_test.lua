@@ -12,7 +12,7 @@ local later = portal.time.date("%Y-%m-%d", portal.time.now() + 10 * 86400)
 
 T.test("staff build a campaign on the pages, an approver approves it, the desk hands out", function()
   local r = T.request{ method = "POST", path = "/households", api = true, user = STAFF,
-                       form = { head_name = "欧阳秀华", members = 3, address = "页面楼1号", building = "8号楼",
+                       json = { head_name = "欧阳秀华", members = 3, address = "页面楼1号", building = "8号楼",
                                 grid = "pg", phone = "13912345678", categories = "失独家庭" } }
   T.eq(r.status, 201, r.body)
   local hid = r.json.id
@@ -105,10 +105,10 @@ end)
 
 T.test("a grid worker's delivery page lists only their own grid", function()
   local r = T.request{ method = "POST", path = "/households", api = true, user = STAFF,
-                       form = { head_name = "网格甲", members = 1, address = "网格楼1号", grid = "ga", categories = "其他" } }
+                       json = { head_name = "网格甲", members = 1, address = "网格楼1号", grid = "ga", categories = "其他" } }
   local a = r.json.id
   T.request{ method = "POST", path = "/households", api = true, user = STAFF,
-             form = { head_name = "网格乙", members = 1, address = "网格楼2号", grid = "gb", categories = "其他" } }
+             json = { head_name = "网格乙", members = 1, address = "网格楼2号", grid = "gb", categories = "其他" } }
   r = post("/campaigns/new", { name = "送上门", starts_on = today, ends_on = later, categories = { "other" },
                                items_text = "食用油,100,桶", rules_text = "其他: 食用油=1" })
   local cid = tonumber(r.location:match("(%d+)$"))
