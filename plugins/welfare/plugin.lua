@@ -140,8 +140,10 @@ local function campaign_page(req, c, notice, status)
   local st = campaign.check(c.id)
   local list = views.list(c, items, { removed = true })
   local changes = {}
-  for _, ch in ipairs(db.find("changes", { campaign_id = c.id }, { order_by = "id desc", limit = 100 })) do
-    local h = ch.household_id and db.get("households", ch.household_id)
+  local change_rows = db.find("changes", { campaign_id = c.id }, { order_by = "id desc", limit = 100 })
+  local changed = util.households_of(change_rows)
+  for _, ch in ipairs(change_rows) do
+    local h = ch.household_id and changed[ch.household_id]
     changes[#changes + 1] = { action = ({ create = "新建", draft = "生成名单", add = "加入名单",
       remove = "移出名单", approve = "审批通过", close = "结束发放" })[ch.action] or ch.action,
       household = h and h.head_name or "", reason = ch.reason, by_user = ch.by_user, at = ch.done_at }
@@ -188,8 +190,10 @@ local function desk_page(req, c, opts)
     -- the delivery page lists what is still to be taken out: a grid worker sees the own
     -- grid; a volunteer only finds the household they are standing at (search)
     found = {}
-    for _, r in ipairs(util.find_all("recipients", { campaign_id = c.id, status = "listed" })) do
-      local h = db.get("households", r.household_id)
+    local waiting = util.find_all("recipients", { campaign_id = c.id, status = "listed" })
+    local households = util.households_of(waiting)
+    for _, r in ipairs(waiting) do
+      local h = households[r.household_id]
       if h and (not grid_only or h.grid == me.grid) and #found < 200 then
         found[#found + 1] = h
       end
@@ -231,8 +235,10 @@ local function receipts_csv(c)
   local items = campaign.items(c.id)
   local rows = { { "户主", "地址", "楼栋", "网格", "手机尾号", "领取方式", "代领人", "代领人证件尾号",
                    "签名", "物品", "经办人", "领取时间" } }
-  for _, rc in ipairs(util.find_all("receipts", { campaign_id = c.id })) do
-    local h = db.get("households", rc.household_id) or {}
+  local receipts = util.find_all("receipts", { campaign_id = c.id })
+  local households = util.households_of(receipts)
+  for _, rc in ipairs(receipts) do
+    local h = households[rc.household_id] or {}
     rows[#rows + 1] = { h.head_name or "", h.address or "", h.building or "", h.grid or "",
       views.tail4(h.phone), campaign.MODES[rc.mode] or rc.mode, rc.proxy_name or "", rc.proxy_id_tail or "",
       campaign.SIGN_MODES[rc.sign_mode] or rc.sign_mode, rules.describe(util.decode_alloc(rc.alloc_json), items),

@@ -495,7 +495,9 @@ end
 function M.check(cid)
   local c = M.get(cid)
   local due, out = {}, {}
-  for _, r in ipairs(util.find_all("recipients", { campaign_id = cid, status = "listed" })) do
+  -- only an approved list sets its shares aside (a draft's must be 0): no need to read it
+  local listed = c.status == "approved" and util.find_all("recipients", { campaign_id = cid, status = "listed" }) or {}
+  for _, r in ipairs(listed) do
     for code, q in pairs(util.decode_alloc(r.alloc_json)) do
       due[code] = (due[code] or 0) + q
     end
@@ -532,9 +534,11 @@ function M.summary(cid)
   end
   local counts = { listed = 0, served = 0, waiting = 0, released = 0, removed = 0 }
   local undelivered = {}
-  for _, r in ipairs(util.find_all("recipients", { campaign_id = cid })) do
+  local recipients = util.find_all("recipients", { campaign_id = cid })
+  local households = util.households_of(recipients)
+  for _, r in ipairs(recipients) do
     if r.status ~= "removed" then
-      local h = db.get("households", r.household_id)
+      local h = households[r.household_id]
       counts.listed = counts.listed + 1
       for _, code in ipairs(cats.from_stored(h and h.categories)) do
         local b = by_cat[code]

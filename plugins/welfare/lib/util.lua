@@ -27,6 +27,27 @@ function M.find_all(tbl, where)
   end
 end
 
+-- The households named by field key (default "household_id") of rows, as { [id] = row }:
+-- one query per 500 ids instead of one per row.
+function M.households_of(rows, key)
+  key = key or "household_id"
+  local ids, seen, out = {}, {}, {}
+  for _, r in ipairs(rows) do
+    local id = r[key]
+    if id and not seen[id] then
+      seen[id] = true
+      ids[#ids + 1] = id
+    end
+  end
+  for i = 1, #ids, 500 do
+    local part = table.move(ids, i, math.min(i + 499, #ids), 1, {})
+    for _, h in ipairs(db.find("households", { id = { "in", part } }, { limit = 500 })) do
+      out[h.id] = h
+    end
+  end
+  return out
+end
+
 -- The signed-in user as { username, name, roles = set, grid }; in a job or test body the
 -- "system" user.
 function M.me()

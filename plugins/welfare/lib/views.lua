@@ -45,8 +45,10 @@ end
 -- The list of a campaign (not the removed), ordered by grid, building, address.
 function M.list(c, items, filter)
   local out = {}
-  for _, r in ipairs(util.find_all("recipients", { campaign_id = c.id })) do
-    local h = db.get("households", r.household_id)
+  local recipients = util.find_all("recipients", { campaign_id = c.id })
+  local households = util.households_of(recipients)
+  for _, r in ipairs(recipients) do
+    local h = households[r.household_id]
     if h and (r.status ~= "removed" or (filter and filter.removed)) and (not filter or
         ((not filter.grid or h.grid == filter.grid) and (not filter.building or h.building == filter.building))) then
       local v = M.household(h)
