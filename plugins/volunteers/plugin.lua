@@ -51,14 +51,14 @@ return {
   tables = {
     volunteers = { columns = { "name", "phone", "skills", "days", "parts", "availability_note",
                                "status", "user_id", "username", "created_at", "approved_at",
-                               "approved_by" } },
+                               "approved_by", "inactive_since", "inactive_by", "anonymised_at" } },
     plans = { columns = { "title", "role", "skill", "resident_name", "resident_address",
                           "resident_phone", "weekday", "start_time", "end_time", "headcount",
                           "active", "created_at" } },
     shifts = { columns = { "kind", "role", "place", "resident_name", "resident_address",
                            "resident_phone", "starts_at", "ends_at", "headcount", "skill",
                            "event_id", "event_title", "plan_id", "note", "created_at",
-                           "created_by" } },
+                           "created_by", "purged_at" } },
     assignments = { columns = { "shift_id", "volunteer_id", "by_staff", "created_at",
                                 "attendance", "minutes", "confirmed_by", "confirmed_at" } },
     messages = { columns = { "shift_id", "volunteer_id", "kind", "created_at" } },
@@ -89,13 +89,16 @@ return {
                     s.ends_at, s.event_title, a.attendance, a.minutes
              FROM {assignments} a JOIN {shifts} s ON s.id = a.shift_id
              WHERE a.volunteer_id = ? ORDER BY s.starts_at DESC LIMIT 500]],
-    roster = [[SELECT a.id, a.volunteer_id, a.by_staff, a.attendance, a.minutes, v.name, v.phone
+    -- how many shifts still ahead a volunteer is on
+    ahead = [[SELECT COUNT(*) AS n FROM {assignments} a JOIN {shifts} s ON s.id = a.shift_id
+              WHERE a.volunteer_id = ? AND s.starts_at > ?]],
+    roster = [[SELECT a.id, a.volunteer_id, a.by_staff, a.attendance, a.minutes, v.name, v.phone, v.status
                FROM {assignments} a JOIN {volunteers} v ON v.id = a.volunteer_id
                WHERE a.shift_id = ? ORDER BY a.id]],
     to_remind = [[SELECT a.shift_id, a.volunteer_id, v.phone, s.kind, s.role, s.place, s.starts_at, s.ends_at
                   FROM {assignments} a JOIN {shifts} s ON s.id = a.shift_id
                   JOIN {volunteers} v ON v.id = a.volunteer_id
-                  WHERE s.starts_at >= ? AND s.starts_at < ? ORDER BY a.id LIMIT 1000]],
+                  WHERE s.starts_at >= ? AND s.starts_at < ? AND v.status = 'active' ORDER BY a.id LIMIT 1000]],
     totals = [[SELECT a.volunteer_id, v.name, v.phone,
                       SUM(CASE WHEN a.attendance = 'present' THEN a.minutes ELSE 0 END) AS minutes,
                       SUM(CASE WHEN a.attendance = 'present' THEN 1 ELSE 0 END) AS present,
@@ -218,6 +221,8 @@ return {
     { method = "POST", path = "/staff/volunteers/{id}/approve", roles = STAFF, handler = staff.approve },
     { method = "POST", path = "/staff/volunteers/{id}/reject", roles = STAFF, handler = staff.reject },
     { method = "GET", path = "/staff/volunteers/{id}/certificate", roles = STAFF, handler = staff.certificate },
+    { method = "POST", path = "/staff/volunteers/{id}/deactivate", roles = STAFF, handler = staff.deactivate },
+    { method = "POST", path = "/staff/volunteers/{id}/reactivate", roles = STAFF, handler = staff.reactivate },
     { method = "GET", path = "/staff/shifts/new", roles = STAFF, handler = staff.shift_new },
     { method = "POST", path = "/staff/shifts", roles = STAFF, handler = staff.shift_create },
     { method = "GET", path = "/staff/shifts/{id}", roles = STAFF, handler = staff.shift },

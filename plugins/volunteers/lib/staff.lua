@@ -45,8 +45,13 @@ end
 
 -- Volunteers -----------------------------------------------------------------------------
 
+local STATUS_TEXT = { pending = "待审核", active = "在岗", inactive = "已停用" }
+
 local function volunteer_item(v)
-  return { id = v.id, name = v.name, phone = portal.mask.phone(v.phone),
+  return { id = v.id, name = v.name, phone = v.anonymised_at and "" or portal.mask.phone(v.phone),
+           status_text = v.anonymised_at and "已停用，资料已匿名" or STATUS_TEXT[v.status] or v.status,
+           inactive = v.status == "inactive", anonymised = v.anonymised_at ~= nil,
+           inactive_since = v.inactive_since or "",
            skills = C.labels(v.skills, C.SKILLS), days = C.labels(v.days, C.DAYS),
            parts = C.labels(v.parts, C.PARTS), availability_note = v.availability_note or "",
            username = v.username or "", created_at = v.created_at, status = v.status }
@@ -164,22 +169,76 @@ function M.reject(req)
   return { redirect = BASE .. "/volunteers" }
 end
 
+local VOLUNTEER_NOTICES = { deactivated = "已停用：这位志愿者不能再登录和报名，也不会收到通知。",
+                            reactivated = "已恢复：这位志愿者可以重新登录和报名了。" }
+
 function M.volunteer(req)
   local v = db.get("volunteers", id_of(req))
   if not v then
     return C.refuse(404, "找不到这位志愿者。")
   end
   local item = volunteer_item(v)
-  item.phone_full = v.phone
+  item.phone_full = v.anonymised_at and "" or v.phone
+  item.can_deactivate = v.status == "active"
+  item.can_reactivate = v.status == "inactive" and not v.anonymised_at
   portal.audit("volunteer.view", "volunteer", tostring(v.id))
-  local shifts = {}
+  local shifts, future = {}, {}
+  local now = C.now_text()
   for _, s in ipairs(db.query("mine", { v.id })) do
+    if v.status == "inactive" and s.starts_at > now then
+      table.insert(future, 1, { id = s.id, role = s.role, when = C.when(s.starts_at, s.ends_at) })  -- soonest first
+    end
     shifts[#shifts + 1] = { id = s.id, role = s.role, when = C.when(s.starts_at, s.ends_at),
                             attendance = s.attendance == "present" and "已参加"
                               or s.attendance == "no_show" and "未到" or "",
                             hours = s.attendance == "present" and C.hours_text(s.minutes or 0) or "" }
   end
-  return { template = "volunteers_volunteer", data = { title = v.name, v = item, shifts = shifts } }
+  return { template = "volunteers_volunteer", data = {
+    title = v.name, v = item, shifts = shifts, future = future,
+    notice = VOLUNTEER_NOTICES[req.query.done or ""] or "",
+  } }
+end
+
+-- Switch a volunteer off or on again: the profile's status and the login together, in one
+-- transaction (portal.accounts joins it). Off: no sign-ups, no shifts offered, no texts; the
+-- shifts still ahead stay on the volunteer's page for staff to reassign. An anonymised
+-- profile cannot come back.
+local function set_active(req, on)
+  local out = db.transaction(function()
+    local vol = db.query("lock_volunteer", { id_of(req) })[1]
+    if not vol then
+      return { status = 404, err = "找不到这位志愿者。" }
+    end
+    vol = db.get("volunteers", vol.id)
+    if on and (vol.status ~= "inactive" or vol.anonymised_at) then
+      return { status = 409, err = vol.anonymised_at and "这位志愿者的资料已按保存期限匿名，不能恢复；请重新登记。"
+                                  or "这位志愿者没有停用。" }
+    elseif not on and vol.status ~= "active" then
+      return { status = 409, err = "只有在岗的志愿者可以停用。" }
+    end
+    db.update("volunteers", { id = vol.id }, on
+      and { status = "active", inactive_since = db.NULL, inactive_by = db.NULL }
+      or { status = "inactive", inactive_since = C.now_text(), inactive_by = C.staff_name() })
+    if vol.user_id then
+      portal.accounts.set_disabled(vol.user_id, not on)
+    end
+    local ahead = db.query("ahead", { vol.id, C.now_text() })[1].n
+    portal.audit(on and "volunteer.reactivate" or "volunteer.deactivate", "volunteer", tostring(vol.id),
+                 { shifts_ahead = ahead })
+    return { id = vol.id }
+  end)
+  if out.err then
+    return C.refuse(out.status, out.err)
+  end
+  return { redirect = BASE .. "/volunteers/" .. out.id .. "?done=" .. (on and "reactivated" or "deactivated") }
+end
+
+function M.deactivate(req)
+  return set_active(req, false)
+end
+
+function M.reactivate(req)
+  return set_active(req, true)
 end
 
 -- Shifts ---------------------------------------------------------------------------------
@@ -260,6 +319,7 @@ function M.shift(req)
     on[a.volunteer_id] = true
     roster[#roster + 1] = {
       volunteer_id = a.volunteer_id, name = a.name, phone = portal.mask.phone(a.phone),
+      inactive = a.status ~= "active",
       by_staff = a.by_staff == 1, present = a.attendance == "present", no_show = a.attendance == "no_show",
       hours = a.minutes and C.hours_text(a.minutes) or C.hours_text(C.minutes_between(s.starts_at, s.ends_at)),
       confirmed = a.attendance ~= nil,
