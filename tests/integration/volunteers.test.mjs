@@ -52,6 +52,7 @@ async function volunteerBrowser(username, oneTime) {
 	assert.equal(c.status, 303, `password change: ${c.status} ${c.body.slice(0, 300)}`);
 	const me = await b.get(`${P}/me`);
 	assert.equal(me.status, 200, `the volunteer's page after the change: ${me.status}`);
+	b.password = pw;
 	return b;
 }
 
@@ -213,4 +214,48 @@ test('staff pages refuse volunteers, and the JSON API answers in the error shape
 	const cov = await api('GET', '/api/p/volunteers/coverage?weeks=2');
 	assert.equal(cov.status, 200);
 	assert.ok(Array.isArray(cov.json.shifts));
+});
+
+test('staff deactivate a volunteer: signed out, no login, no sign-up; reactivated, they log in again', async () => {
+	const v = await apiVolunteer({ name: '停用测试' });
+	const id = await apiShift({ headcount: 3, role: '停用后报名', day: bjDate(8 * DAY) });
+	const ahead = await apiShift({ headcount: 3, role: '停用前报名', day: bjDate(9 * DAY) });
+	const page = await v.b.get(`${P}/me`);
+	const csrf = csrfField(page.body);
+	assert.equal((await signUp(v, ahead, csrf)).status, 303);
+
+	const off = await staff.submit(`${P}/staff/volunteers/${v.id}`, `${P}/staff/volunteers/${v.id}/deactivate`, {});
+	assert.equal(off.status, 303, off.body.slice(0, 300));
+	assert.equal(sqlValue(`SELECT status FROM ${T}volunteers WHERE id = ${v.id}`), 'inactive');
+	assert.equal(sqlValue(`SELECT disabled FROM users WHERE username = '${v.username}'`), '1');
+	// the shift ahead is listed for staff to reassign
+	const shown = await staff.get(`${P}/staff/volunteers/${v.id}`);
+	assert.match(shown.body, /已停用/);
+	assert.match(shown.body, new RegExp(`href="${P}/staff/shifts/${ahead}"`));
+
+	// the open session is gone: the sign-up form of the old page does nothing
+	const late = await signUp(v, id, csrf);
+	assert.notEqual(late.status, 200);
+	assert.ok(late.status === 303 ? /^\/login/.test(late.headers.location) : late.status >= 400, `answer ${late.status}`);
+	assert.equal(sqlValue(`SELECT COUNT(*) FROM ${T}assignments WHERE shift_id = ${id}`), '0');
+	// and a new login is refused
+	const b = new Browser(freshAddress());
+	const login = await b.login(v.username, v.b.password, `${P}/me`);
+	assert.notEqual(login.status, 303, 'no login while deactivated');
+	assert.equal((await b.get(`${P}/me`)).status, 303, 'not signed in');
+
+	// audited: the plugin's action (with the shifts still ahead) and the core's account change
+	const audit = auditRows(`action = 'volunteers.volunteer.deactivate' AND object_id = '${v.id}'`);
+	assert.equal(audit.length, 1);
+	assert.equal(audit[0].detail.shifts_ahead, 1);
+	assert.equal(auditRows(`action = 'user.disable' AND object_id = '${sqlValue(`SELECT id FROM users WHERE username = '${v.username}'`)}'`).length, 1);
+
+	const on = await staff.submit(`${P}/staff/volunteers/${v.id}`, `${P}/staff/volunteers/${v.id}/reactivate`, {});
+	assert.equal(on.status, 303, on.body.slice(0, 300));
+	const again = new Browser(freshAddress());
+	assert.equal((await again.login(v.username, v.b.password, `${P}/me`)).status, 303, 'logs in again');
+	const mine = await again.get(`${P}/me`);
+	assert.equal(mine.status, 200);
+	assert.equal((await again.post(`${P}/shifts/${id}/signup`, { csrf: csrfField(mine.body) })).status, 303, 'signs up again');
+	assert.equal(auditRows(`action = 'volunteers.volunteer.reactivate' AND object_id = '${v.id}'`).length, 1);
 });
