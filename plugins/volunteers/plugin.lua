@@ -46,6 +46,11 @@ return {
                    label = "定期探访计划提前生成几周的班次" },
     show_weeks = { type = "number", default = 4, min = 1, max = 12,
                    label = "志愿者和缺人一览显示未来几周的班次" },
+    -- retention (PIPL: keep personal data no longer than the task needs), applied daily
+    visit_keep_days = { type = "number", default = 365, min = 30, max = 3650,
+                        label = "上门探访的住户姓名、地址、电话和探访记录在探访结束后保留几天" },
+    inactive_keep_days = { type = "number", default = 365, min = 30, max = 3650,
+                           label = "停用的志愿者资料在停用几天后匿名" },
   },
 
   tables = {
@@ -249,6 +254,8 @@ return {
   jobs = {
     -- keeps the care plans' shifts a few weeks ahead (idempotent)
     { name = "plans", every = "daily", handler = function() J.generate() end },
+    -- residents' data of old visits removed, long-inactive volunteers anonymised
+    { name = "retention", every = "daily", handler = function() J.retention() end },
     -- the day-before reminders (each one once, however often this runs)
     { name = "reminders", every = "hourly", handler = function() J.remind() end },
   },

@@ -91,4 +91,71 @@ function M.call_for(shift)
   return n
 end
 
+-- Retention, run daily. Visits that ended more than visit_keep_days ago lose the
+-- resident's name, address and phone and their notes' text (a visit with a concern still
+-- open keeps them until staff mark it handled); volunteers inactive for more than
+-- inactive_keep_days are anonymised (their hours stay, under no name). Logged with the
+-- counts only. Returns the number of visits and of volunteers changed now.
+local PURGED_NOTE = "（已过保存期限，内容已删除）"
+
+local function purge_visits(cut, now)
+  local open = {}
+  for _, n in ipairs(db.find("notes", { concern_open = 1 }, { limit = 1000 })) do
+    open[n.shift_id] = true
+  end
+  local n, last = 0, 0
+  while true do
+    local rows = db.find("shifts", { kind = "visit", purged_at = db.NULL, ends_at = { "<", cut }, id = { ">", last } },
+                         { order_by = "id", limit = 500 })
+    local ids = {}
+    for _, s in ipairs(rows) do
+      if not open[s.id] then
+        ids[#ids + 1] = s.id
+      end
+    end
+    if #ids > 0 then
+      db.transaction(function()
+        db.update("shifts", { id = { "in", ids } }, { resident_name = db.NULL, resident_address = db.NULL,
+                                                      resident_phone = db.NULL, purged_at = now })
+        db.update("notes", { shift_id = { "in", ids } }, { done_text = PURGED_NOTE, concern = "" })
+      end)
+      n = n + #ids
+    end
+    if #rows < 500 then
+      return n
+    end
+    last = rows[#rows].id
+  end
+end
+
+local function anonymise_volunteers(cut, now)
+  local n = 0
+  while true do
+    local rows = db.find("volunteers", { status = "inactive", anonymised_at = db.NULL, inactive_since = { "<", cut } },
+                         { order_by = "id", limit = 500 })
+    for _, v in ipairs(rows) do
+      -- the phone is UNIQUE and NOT NULL: a placeholder no mobile number can be (it starts
+      -- with 0); the username was "v" + the mobile number
+      db.update("volunteers", { id = v.id, anonymised_at = db.NULL }, {
+        name = "已匿名", phone = string.format("0%010d", v.id), skills = "", days = "", parts = "",
+        availability_note = "", username = db.NULL, anonymised_at = now })
+    end
+    n = n + #rows
+    if #rows < 500 then
+      return n
+    end
+  end
+end
+
+function M.retention()
+  local now_t = portal.time.now()
+  local now = C.at(now_t)
+  local visits = purge_visits(C.at(now_t - portal.config.visit_keep_days * 86400), now)
+  local volunteers = anonymise_volunteers(C.at(now_t - portal.config.inactive_keep_days * 86400), now)
+  portal.log.info("volunteers retention", { visits_purged = visits, volunteers_anonymised = volunteers,
+                                            visit_keep_days = portal.config.visit_keep_days,
+                                            inactive_keep_days = portal.config.inactive_keep_days })
+  return visits, volunteers
+end
+
 return M

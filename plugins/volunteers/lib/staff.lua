@@ -340,7 +340,8 @@ function M.shift(req)
     title = s.role,
     shift = {
       id = s.id, role = s.role, when = C.when(s.starts_at, s.ends_at), visit = s.kind == "visit",
-      place = s.place, resident_name = s.resident_name or "", resident_address = s.resident_address or "",
+      place = s.place, resident_name = s.purged_at and "（已过保存期限，已删除）" or s.resident_name or "",
+      resident_address = s.resident_address or "",
       resident_phone = s.resident_phone or "", headcount = s.headcount, taken = #roster,
       skill = C.skill_label(s.skill), event_title = s.event_title or "", note = s.note,
       started = s.starts_at <= C.now_text(),
