@@ -346,7 +346,7 @@ return {
     campaigns = { columns = { "name", "starts_on", "ends_on", "notice_from", "notice_to", "categories",
                               "rules_text", "rules_json", "status", "created_by", "created_at",
                               "drafted_by", "drafted_at", "approved_by", "approved_at", "closed_by",
-                              "closed_at" } },
+                              "closed_at", "draft_cursor" } },
     items = { columns = { "campaign_id", "code", "name", "unit", "received", "handed_out", "set_aside" } },
     recipients = { columns = { "campaign_id", "household_id", "alloc_json", "status", "updated_at" } },
     receipts = { columns = { "campaign_id", "household_id", "mode", "proxy_name", "proxy_id_tail",
@@ -359,7 +359,7 @@ return {
 
   queries = {
     -- every change to a campaign's list or stock takes this lock first
-    lock_campaign = "SELECT id, status, drafted_by FROM {campaigns} WHERE id = ? FOR UPDATE",
+    lock_campaign = "SELECT id, status, drafted_by, draft_cursor FROM {campaigns} WHERE id = ? FOR UPDATE",
     lock_items = "SELECT id, code, name, unit, received, handed_out, set_aside FROM {items} WHERE campaign_id = ? ORDER BY id FOR UPDATE",
   },
 
@@ -411,9 +411,18 @@ return {
         if not c then return e end
         return campaign_page(req, c)
       end },
-    { method = "POST", path = "/campaigns/{id}/draft", roles = STAFF, handler = page_op(function(c, _, me)
-        return campaign.draft(c.id, me)
-      end) },
+    { method = "POST", path = "/campaigns/{id}/draft", roles = STAFF, handler = function(req)
+        local c, e = load(req)
+        if not c then return e end
+        local res, err = util.run(campaign.draft, c.id, util.me())
+        if err then
+          return campaign_page(req, campaign.get(c.id), err.message, err.status)
+        end
+        local msg = res.done and string.format("名单已生成，共 %d 户。", res.listed)
+          or string.format("已处理到第 %d 户，名单上暂有 %d 户。住户较多，请再点“继续生成名单”，直到生成完。",
+                           res.processed, res.listed)
+        return { redirect = string.format("/p/welfare/campaigns/%d?msg=%s", c.id, util.urlencode(msg)) }
+      end },
     { method = "POST", path = "/campaigns/{id}/add", roles = STAFF, handler = page_op(function(c, req, me)
         return campaign.add(c.id, household_id(req.form), req.form.reason, me)
       end) },
@@ -529,12 +538,10 @@ return {
         if not id then
           return { status = 422, error = "请检查填写的内容。", code = "invalid", fields = errs }
         end
-        -- draft = true: draw up the list at once (what demo.json does, knowing no id)
-        local listed
-        if j.draft == true then
-          listed = campaign.draft(id, me)
-        end
-        return { status = 201, json = { id = id, listed = listed } }
+        -- draft = true: draw up the list at once (what demo.json does, knowing no id); with
+        -- more than campaign.DRAFT_CHUNK households, POST .../draft until done
+        local d = j.draft == true and campaign.draft(id, me) or nil
+        return { status = 201, json = { id = id, listed = d and d.listed, draft_done = d and d.done } }
       end },
     { method = "GET", path = "/campaigns/{id}", api = true, roles = { "staff", "admin", "approver" }, handler = function(req)
         local c, e = load(req)

@@ -76,7 +76,7 @@ function M.campaign(c)
     notice_from = c.notice_from or "", notice_to = c.notice_to or "",
     status = c.status, status_text = campaign.STATUS[c.status] or c.status,
     categories = cats.labels(c.categories), rules_text = c.rules_text,
-    drafted_by = c.drafted_by or "", drafted_at = c.drafted_at or "",
+    drafted_by = c.drafted_by or "", drafted_at = c.drafted_at or "", drafting = c.draft_cursor ~= nil,
     approved_by = c.approved_by or "", approved_at = c.approved_at or "",
     closed_at = c.closed_at or "",
     is_draft = c.status == "draft", is_approved = c.status == "approved", is_closed = c.status == "closed",

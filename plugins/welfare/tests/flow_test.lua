@@ -107,7 +107,8 @@ T.test("draft, approve by a second person, freeze, hand out, close: stock holds 
 
   r = api("POST", "/campaigns/" .. cid .. "/draft")
   T.eq(r.status, 200, r.body)
-  local listed = r.json.result
+  T.eq(r.json.result.done, true)
+  local listed = r.json.result.listed
   T.ok(listed >= 4, "the four households of the categories are listed")
   local _, info = stock(cid)
   T.eq(info.recipients.listed, listed)
