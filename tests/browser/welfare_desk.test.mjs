@@ -164,9 +164,11 @@ test('desk staff find a household, sign on the screen and record the receipt', a
 	await shot(page, 'welfare-02-desk-signed');
 
 	await card(signer).getByRole('button', { name: '登记领取' }).click();
-	await page.locator('.notice-ok').waitFor();
-	assert.match(await page.locator('.notice-ok').textContent(), new RegExp(`已登记领取（住户编号 ${householdId(signer)}）`));
-	assert.match(await card(signer).locator('.notice-warn').textContent(), /这一户已于.*由本人领取，经办人：发放窗口的工作人员/);
+	await page.locator('.notice-ok[role="status"]').waitFor();
+	const done = await page.locator('.notice-ok[role="status"]').textContent();
+	assert.match(done, new RegExp(`已登记领取：${signer.name[0]}\\*.*，幸福里${RUN}-5-101。`), 'the masked head and the address');
+	assert.ok(!done.includes(signer.name) && !done.includes('住户编号'), done);
+	assert.match(await card(signer).locator('.notice-ok').textContent(), /这一户已于.*由本人领取，经办人：发放窗口的工作人员/);
 	await shot(page, 'welfare-03-desk-recorded');
 
 	// stored as drawn: the screen mode and the PNG, with the strokes in it
@@ -207,7 +209,7 @@ test('a cleared pad with 屏幕签名 chosen is refused in Chinese and nothing i
 	await signWithFinger(unsigned);
 	assert.ok(await screen.isChecked(), 'the finger ticked 屏幕签名');
 	await card(unsigned).getByRole('button', { name: '登记领取' }).click();
-	await page.locator('.notice-ok').waitFor();
+	await page.locator('.notice-ok[role="status"]').waitFor();
 	const [[mode, png]] = receipts(unsigned);
 	assert.equal(mode, 'screen');
 	assert.ok(await darkPixels(png) > 200, 'the strokes of the finger are in the stored picture');
