@@ -282,18 +282,20 @@ json_t *ev_list(req *r, const ev_filter *f)
 {
 	db_res *res = NULL, *slots = NULL;
 	const char *from = f->from, *to = f->to;
-	int limit = f->limit > 0 ? f->limit : 100;
+	int limit = f->limit > 0 ? f->limit : EV_LIST_LIMIT_DEFAULT;
+	long long offset = f->offset > 0 ? f->offset : 0;
 	/* two queries whatever the number of events: the events, then their slots */
 	int rc = db_q(r->db, r->a, &res,
-	              "SELECT " EV_COLS " FROM events e" EV_LIST_WHERE " ORDER BY e.starts_at, e.id LIMIT ?",
+	              "SELECT " EV_COLS " FROM events e" EV_LIST_WHERE " ORDER BY e.starts_at, e.id LIMIT ? OFFSET ?",
 	              DB_INT(f->staff ? 1 : 0), DB_TEXT(f->kind), DB_TEXT(f->kind), DB_TEXT(from), DB_TEXT(from),
-	              DB_TEXT(to), DB_TEXT(to), DB_INT(limit));
+	              DB_TEXT(to), DB_TEXT(to), DB_INT(limit), DB_INT(offset));
 	if (rc == DB_OK && res->nrows > 0)
 		rc = db_q(r->db, r->a, &slots,
 		          "SELECT " EV_SLOT_COLS " FROM event_slots s JOIN (SELECT e.id FROM events e" EV_LIST_WHERE
-		          " ORDER BY e.starts_at, e.id LIMIT ?) l ON l.id = s.event_id ORDER BY s.event_id, s.starts_at, s.id",
+		          " ORDER BY e.starts_at, e.id LIMIT ? OFFSET ?) l ON l.id = s.event_id"
+		          " ORDER BY s.event_id, s.starts_at, s.id",
 		          DB_INT(f->staff ? 1 : 0), DB_TEXT(f->kind), DB_TEXT(f->kind), DB_TEXT(from), DB_TEXT(from),
-		          DB_TEXT(to), DB_TEXT(to), DB_INT(limit));
+		          DB_TEXT(to), DB_TEXT(to), DB_INT(limit), DB_INT(offset));
 	if (rc != DB_OK) {
 		log_err("event list failed", "error=\"%s\"", db_errmsg(r->db));
 		return NULL;
@@ -302,6 +304,19 @@ json_t *ev_list(req *r, const ev_filter *f)
 	for (size_t i = 0; i < res->nrows; i++)
 		json_array_append_new(out, ev_row_json(r, res, i, f->staff, slots));
 	return out;
+}
+
+long long ev_count(req *r, const ev_filter *f)
+{
+	db_res *res = NULL;
+	int rc = db_q(r->db, r->a, &res, "SELECT COUNT(*) AS n FROM events e" EV_LIST_WHERE,
+	              DB_INT(f->staff ? 1 : 0), DB_TEXT(f->kind), DB_TEXT(f->kind), DB_TEXT(f->from), DB_TEXT(f->from),
+	              DB_TEXT(f->to), DB_TEXT(f->to));
+	if (rc != DB_OK) {
+		log_err("event count failed", "error=\"%s\"", db_errmsg(r->db));
+		return rc;
+	}
+	return db_cell_int(res, 0, "n");
 }
 
 json_t *ev_get(req *r, long long id, int public_only)

@@ -98,11 +98,18 @@ typedef struct ev_filter {
 	const char *kind;          /* NULL: any */
 	const char *from, *to;     /* "YYYY-MM-DD" (China time) or NULL; inclusive days of starts_at */
 	int staff;                 /* 1: every status, past ones too (staff lists); 0: published and not ended */
-	int limit;                 /* 0: 100 */
+	int limit;                 /* 0: EV_LIST_LIMIT_DEFAULT */
+	long long offset;          /* events skipped first (paging); 0: none */
 } ev_filter;
+#define EV_LIST_LIMIT_DEFAULT 100
 /* Events as a JSON array of event objects (without "form"), ordered by
- * starts_at. NULL on a database error. */
+ * starts_at then id (a total order, so limit/offset pages neither repeat nor
+ * skip an event while the list does not change). NULL on a database error. */
 json_t *ev_list(req *r, const ev_filter *f);
+/* How many events ev_list would give for f without limit and offset (one
+ * COUNT over the events table, no joins). A negative db_status on a database
+ * error. */
+long long ev_count(req *r, const ev_filter *f);
 /* One event with slots and form; public_only: NULL unless published, closed
  * or cancelled (drafts are hidden). NULL when not found or on error. */
 json_t *ev_get(req *r, long long id, int public_only);

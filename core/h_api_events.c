@@ -14,11 +14,16 @@
 
 /* zh-CN messages of this module */
 static const struct {
-	const char *bad_json, *not_object, *rate, *bad_id, *bad_filter;
+	const char *bad_json, *not_object, *rate, *bad_id, *bad_query, *bad_date, *limit, *offset;
 } api_zh = {
 	"请求内容不是有效的 JSON", "请求内容必须是 JSON 对象", "操作太频繁，请稍后再试", "活动编号不正确",
-	"筛选条件不正确（日期格式 YYYY-MM-DD）",
+	"查询条件不正确，请看各项说明", "日期格式不正确，应为 YYYY-MM-DD，例如 2026-12-20", "每页数量", "起始位置",
 };
+
+/* GET /api/v1/events paging: limit 1..API_EV_LIMIT_MAX (absent: the most, which
+ * is what the list gave before it had paging), offset 0..API_EV_OFFSET_MAX. */
+#define API_EV_LIMIT_MAX EV_LIST_LIMIT_DEFAULT
+#define API_EV_OFFSET_MAX 1000000
 
 /* The event id of the route, or 0 when it is not a positive integer. */
 static long long api_id(req *r)
@@ -80,6 +85,18 @@ static int api_fail(req *r, int rc, json_t *fields)
 	return resp_error(r, api_rc_status(rc), ev_rc_code(rc), ev_rc_message(rc), fields);
 }
 
+/* The query parameter rule->name as an integer of rule into *out (unchanged
+ * when absent or empty); when invalid, fields[rule->name] gets the zh-CN message. */
+static void api_int_param(req *r, const val_rule *rule, long long *out, json_t *fields)
+{
+	val_value v;
+	val_error e;
+	if (val_one(r->a, rule, req_param(r, rule->name), &v, &e) != 0)
+		json_object_set_new(fields, rule->name, json_string(e.message));
+	else if (v.present)
+		*out = v.i;
+}
+
 int h_api_events(req *r)
 {
 	if (pcache_serve(r))
@@ -88,13 +105,32 @@ int h_api_events(req *r)
 	f.kind = req_param(r, "kind");
 	f.from = req_param(r, "from");
 	f.to = req_param(r, "to");
+	json_t *fields = json_object();
 	int y, m, d;
-	if ((f.from && !val_date(f.from, &y, &m, &d)) || (f.to && !val_date(f.to, &y, &m, &d)))
-		return resp_error(r, 422, "invalid", api_zh.bad_filter, NULL);
+	if (f.from && !val_date(f.from, &y, &m, &d))
+		json_object_set_new(fields, "from", json_string(api_zh.bad_date));
+	if (f.to && !val_date(f.to, &y, &m, &d))
+		json_object_set_new(fields, "to", json_string(api_zh.bad_date));
+	const val_rule limit_rule = {"limit", VAL_INT, 0, 1, API_EV_LIMIT_MAX, NULL, api_zh.limit};
+	const val_rule offset_rule = {"offset", VAL_INT, 0, 0, API_EV_OFFSET_MAX, NULL, api_zh.offset};
+	long long limit = API_EV_LIMIT_MAX, offset = 0;
+	api_int_param(r, &limit_rule, &limit, fields);
+	api_int_param(r, &offset_rule, &offset, fields);
+	if (json_object_size(fields) > 0)
+		return resp_error(r, 422, "invalid", api_zh.bad_query, fields);
+	json_decref(fields);
+	/* one row past the page tells whether there is a next one, without a count */
+	f.limit = (int)limit + 1;
+	f.offset = offset;
 	json_t *list = ev_list(r, &f);
 	if (!list)
 		return api_fail(r, EV_DB, NULL);
-	int rc = resp_json(r, 200, json_pack("{s:o}", "events", list));
+	int more = json_array_size(list) > (size_t)limit;
+	if (more)
+		json_array_remove(list, (size_t)limit);
+	int rc = resp_json(r, 200, json_pack("{s:o, s:I, s:I, s:o}", "events", list, "limit", (json_int_t)limit, "offset",
+	                                     (json_int_t)offset, "next_offset",
+	                                     more ? json_integer((json_int_t)(offset + limit)) : json_null()));
 	pcache_store(r);
 	return rc;
 }

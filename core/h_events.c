@@ -27,6 +27,7 @@
 #include "pcache.h"
 #include "ratelimit.h"
 #include "valid.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ static const char *const evp_weekdays[] = {"周日", "周一", "周二", "周三
 #define EVP_CSRF_COOKIE "portal_ev_csrf"
 #define EVP_SLOT_ROWS 6          /* empty slot rows offered on the edit form */
 #define EVP_STAFF_PAST_DAYS 90   /* ended events kept on the staff list */
+#define EVP_PAGE_SIZE 20         /* events per page of the public list (GET /events) */
 
 /* Per address and hour, shared with the JSON API (the same buckets and the
  * conf keys register_limit_per_hour / lookup_limit_per_hour): right or wrong,
@@ -296,7 +298,46 @@ static json_t *evp_kind_fields(const pform *f, json_t *values, json_t *errors, i
  * Public pages
  * ====================================================================== */
 
-/* GET /events: upcoming published events grouped by kind, in start order. */
+/* The public list's ?page= as asked: a decimal of 1..9 digits; a longer one is
+ * past any last page (LONG_MAX); anything else (absent, empty, 0, a sign,
+ * letters) is 1. The caller clamps it to the last page. */
+static long long evp_page_no(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || strspn(s, "0123456789") != n)
+		return 1;
+	if (n > 9)
+		return LLONG_MAX;
+	long long p = atoll(s);
+	return p > 0 ? p : 1;
+}
+
+/* The public list's address for page (1: no page parameter, the address the
+ * cache holds most) with the filters f kept, into the arena. */
+static const char *evp_list_href(arena *a, const ev_filter *f, long long page)
+{
+	buf b = BUF_INIT;
+	const char *names[] = {"kind", "from", "to"}, *values[] = {f->kind, f->from, f->to};
+	buf_adds(&b, "/events");
+	char sep = '?';
+	for (size_t i = 0; i < 3; i++) {
+		if (!values[i])
+			continue;
+		buf_printf(&b, "%c%s=", sep, names[i]);
+		html_urlpart(&b, values[i], strlen(values[i]));
+		sep = '&';
+	}
+	if (page > 1)
+		buf_printf(&b, "%cpage=%lld", sep, page);
+	const char *out = ar_strdup(a, buf_str(&b));
+	buf_free(&b);
+	return out;
+}
+
+/* GET /events: upcoming published events grouped by kind, in start order,
+ * EVP_PAGE_SIZE a page. Query: kind, from, to (as the API's; an empty or
+ * malformed one is ignored: residents get a list, never an error page) and
+ * page (see evp_page_no; past the last page shows the last one). */
 int h_ev_list(req *r)
 {
 	if (pcache_serve(r))
@@ -305,6 +346,22 @@ int h_ev_list(req *r)
 	f.kind = req_param(r, "kind");
 	if (f.kind && !*f.kind)
 		f.kind = NULL;
+	int y, m, d;
+	f.from = req_param(r, "from");
+	if (f.from && !val_date(f.from, &y, &m, &d))
+		f.from = NULL;
+	f.to = req_param(r, "to");
+	if (f.to && !val_date(f.to, &y, &m, &d))
+		f.to = NULL;
+	long long total = ev_count(r, &f);
+	if (total < 0)
+		return resp_error(r, 503, NULL, EVP_M_DB, NULL);
+	long long pages = total > 0 ? (total + EVP_PAGE_SIZE - 1) / EVP_PAGE_SIZE : 1;
+	long long page = evp_page_no(req_param(r, "page"));
+	if (page > pages)
+		page = pages;
+	f.limit = EVP_PAGE_SIZE;
+	f.offset = (page - 1) * EVP_PAGE_SIZE;
 	json_t *evs = ev_list(r, &f);
 	if (!evs)
 		return resp_error(r, 503, NULL, EVP_M_DB, NULL);
@@ -324,6 +381,11 @@ int h_ev_list(req *r)
 	}
 	json_decref(by);
 	json_t *data = json_pack("{s:s, s:o, s:b}", "title", EVP_T_LIST, "groups", groups, "any", json_array_size(evs) > 0);
+	if (pages > 1)
+		json_object_set_new(data, "pager",
+		                    json_pack("{s:I, s:I, s:s?, s:s?}", "page", (json_int_t)page, "pages", (json_int_t)pages,
+		                              "prev_href", page > 1 ? evp_list_href(r->a, &f, page - 1) : NULL, "next_href",
+		                              page < pages ? evp_list_href(r->a, &f, page + 1) : NULL));
 	json_decref(evs);
 	int rc = evp_page(r, 200, "events_list", data);
 	pcache_store(r);

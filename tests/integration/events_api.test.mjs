@@ -464,3 +464,72 @@ test('a staff change of an event reaches the next registration in every worker',
 		Number(sqlValue(`SELECT COUNT(*) FROM registrations WHERE event_id = ${ev.id} AND status = 'confirmed'`)),
 		'the seat count agrees with the rows');
 });
+
+// Paging (docs/api.md): 45 events of their own in a month of a far year (after every other
+// test's events, and only theirs between `from` and `to`), with starts shared by three events
+// at a time so the order's tie-break (the id) is exercised; created out of start order.
+test('the list pages by limit and offset: every event exactly once, in start order; bad values are 422', async () => {
+	const year = 2088 + crypto.randomInt(0, 8), month = String(1 + crypto.randomInt(0, 12)).padStart(2, '0');
+	const from = `${year}-${month}-01`, to = `${year}-${month}-28`;
+	const made = [];
+	const order = Array.from({ length: 45 }, (_, i) => i).sort(() => crypto.randomInt(0, 3) - 1);
+	for (let k = 0; k < order.length; k += 5) {
+		made.push(...await Promise.all(order.slice(k, k + 5).map((i) => {
+			const day = `${year}-${month}-${String(1 + Math.floor(i / 3)).padStart(2, '0')}`;
+			return newEvent({ title: `分页API ${i}`, starts_at: `${day}T09:00:00+08:00`, ends_at: `${day}T11:00:00+08:00` });
+		})));
+	}
+	const expected = made.slice().sort((a, b) => a.starts_at.localeCompare(b.starts_at) || a.id - b.id).map((e) => e.id);
+	const range = `from=${from}&to=${to}`;
+
+	// no limit: the whole range at once (up to 100, as before paging), and no next page
+	const all = await api('GET', `/api/v1/events?${range}`);
+	assert.equal(all.status, 200, all.body);
+	assert.deepEqual(all.json.events.map((e) => e.id), expected, 'all 45 in start order, ties by id');
+	assert.equal(all.json.limit, 100);
+	assert.equal(all.json.offset, 0);
+	assert.equal(all.json.next_offset, null);
+
+	// a walk by next_offset at several page sizes returns every event exactly once, in order
+	for (const limit of [20, 7, 44, 45, 1]) {
+		const seen = [];
+		let offset = 0, pages = 0;
+		while (offset !== null) {
+			const r = await api('GET', `/api/v1/events?${range}&limit=${limit}&offset=${offset}`);
+			assert.equal(r.status, 200, r.body);
+			assert.equal(r.json.limit, limit);
+			assert.equal(r.json.offset, offset);
+			assert.ok(r.json.events.length <= limit);
+			if (r.json.next_offset !== null) {
+				assert.equal(r.json.events.length, limit, 'only the last page is short');
+				assert.equal(r.json.next_offset, offset + limit);
+			}
+			seen.push(...r.json.events.map((e) => e.id));
+			offset = r.json.next_offset;
+			assert.ok(++pages <= 45, 'the walk ends');
+		}
+		assert.deepEqual(seen, expected, `limit ${limit}: every event once, in order`);
+		assert.equal(pages, Math.ceil(45 / limit), `limit ${limit}: ${Math.ceil(45 / limit)} pages`);
+	}
+	const page2 = await api('GET', `/api/v1/events?${range}&limit=20&offset=20`);
+	assert.deepEqual(page2.json.events.map((e) => e.id), expected.slice(20, 40), 'the second page of 20');
+	const past = await api('GET', `/api/v1/events?${range}&limit=20&offset=45`);
+	assert.equal(past.status, 200, 'an offset past the end is an empty page, not an error');
+	assert.deepEqual(past.json.events, []);
+	assert.equal(past.json.next_offset, null);
+	// paging combines with the kind filter
+	const kinded = await api('GET', `/api/v1/events?kind=general&${range}&limit=40&offset=10`);
+	assert.deepEqual(kinded.json.events.map((e) => e.id), expected.slice(10, 45));
+	assert.equal((await api('GET', `/api/v1/events?kind=haircut&${range}&limit=5`)).json.events.length, 0);
+
+	// invalid values: 422 with a zh-CN message per field, several at once
+	for (const [q, bad] of [['limit=0', ['limit']], ['limit=101', ['limit']], ['limit=-1', ['limit']],
+		['limit=abc', ['limit']], ['limit=1.5', ['limit']], ['offset=-1', ['offset']], ['offset=x', ['offset']],
+		['offset=1000001', ['offset']], ['limit=0&offset=-5&from=2026-02-30', ['from', 'limit', 'offset']],
+		['to=tomorrow', ['to']]]) {
+		const r = await api('GET', `/api/v1/events?${q}`);
+		assertError(r, 422, 'invalid');
+		assert.deepEqual(Object.keys(r.json.error.fields).sort(), bad, `${q}: ${r.body}`);
+		for (const f of bad) assert.match(r.json.error.fields[f], /[\u4e00-\u9fff]/, `${q}: a zh-CN message for ${f}`);
+	}
+});

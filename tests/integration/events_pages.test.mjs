@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { addUser, Browser, confValue, signedIn, sql, sqlValue, uniq, auditRows } from './accounts-lib.mjs';
+import { addToken, addUser, Browser, confValue, request, signedIn, sql, sqlValue, uniq, auditRows } from './accounts-lib.mjs';
 import { CJK } from './lib.mjs';
 
 const EVIL_TITLE_PART = '<i>义诊</i>&"x"';
@@ -102,7 +102,8 @@ test('the staff pages need a staff role', async () => {
 });
 
 test('the public list shows the published event with its places', async () => {
-	const r = await new Browser().get('/events');
+	// the event's day alone: the list shows 20 a page, and other tests' events come first
+	const r = await new Browser().get(`/events?from=${local(10, '').slice(0, 10)}&to=${local(10, '').slice(0, 10)}`);
 	assert.equal(r.status, 200);
 	assert.ok(r.body.includes(`href="/events/${eventId}"`), 'linked from the list');
 	assert.ok(r.body.includes('&lt;i&gt;义诊&lt;/i&gt;&amp;&quot;x&quot;'), 'title escaped');
@@ -461,12 +462,13 @@ test('a draft is hidden until published; stopping registration removes the form'
 	assert.equal(made.headers.location, '/staff/events?done=saved');
 	const id = Number(sqlValue(`SELECT id FROM events WHERE title = '${dtitle}'`));
 	assert.equal(sqlValue(`SELECT status FROM events WHERE id = ${id}`), 'draft');
-	assert.ok(!(await new Browser().get('/events')).body.includes(`/events/${id}"`));
+	const day = `/events?from=${local(4, '').slice(0, 10)}&to=${local(4, '').slice(0, 10)}`; // 20 a page: its day alone
+	assert.ok(!(await new Browser().get(day)).body.includes(`/events/${id}"`));
 	assert.equal((await new Browser().get(`/events/${id}`)).status, 404);
 	const list = await sb.get('/staff/events');
 	assert.ok(list.body.includes(`action="/staff/events/${id}/publish"`), 'a publish button for the draft');
 	assert.equal((await sb.post(`/staff/events/${id}/publish`, { csrf })).status, 303);
-	assert.ok((await new Browser().get('/events')).body.includes(`/events/${id}"`));
+	assert.ok((await new Browser().get(day)).body.includes(`/events/${id}"`));
 	assert.match((await new Browser().get(`/events/${id}`)).body, /name="phone"/);
 	assert.equal((await sb.post(`/staff/events/${id}/close`, { csrf })).status, 303);
 	assert.equal(sqlValue(`SELECT status FROM events WHERE id = ${id}`), 'closed');
@@ -478,4 +480,125 @@ test('a draft is hidden until published; stopping registration removes the form'
 	const late = await b.post(`/events/${id}/register`, { csrf: csrfOf((await b.get('/lookup')).body), name: '晚到', phone: phone() });
 	assert.equal(late.status, 403, 'registration refused once closed');
 	assert.equal(sqlValue(`SELECT COUNT(*) FROM registrations WHERE event_id = ${id}`), '0');
+});
+
+// --- paging of the public list (20 a page, docs/events-pages.md)
+
+// The event ids of a list page in page order, and its pager links (unescaped) and page count.
+function listPage(html) {
+	const ids = [...html.matchAll(/<a class="card ev-card" href="\/events\/(\d+)"/g)].map((m) => Number(m[1]));
+	const link = (rel) => /<a [^>]*rel="(?:prev|next)"[^>]*>/g[Symbol.match](html)
+		?.find((a) => a.includes(`rel="${rel}"`))?.match(/href="([^"]*)"/)?.[1]
+		.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replaceAll('&amp;', '&');
+	const at = /第 (\d+) 页，共 (\d+) 页/.exec(html);
+	return { ids, prev: link('prev'), next: link('next'), page: at ? Number(at[1]) : 1, pages: at ? Number(at[2]) : 1 };
+}
+
+// Walk a list from its first address by the 下一页 links; returns the pages, checking each.
+async function walk(first) {
+	const pages = [];
+	for (let url = first; url;) {
+		const r = await new Browser().get(url);
+		assert.equal(r.status, 200, `${url}: ${r.status}`);
+		const p = listPage(r.body);
+		pages.push({ url, ...p });
+		assert.equal(p.page, pages.length, `${url} is page ${pages.length}`);
+		if (p.next) assert.match(r.body, /rel="next"[^>]*>下一页<\/a>/);
+		if (p.prev) assert.match(r.body, /rel="prev"[^>]*>上一页<\/a>/);
+		assert.ok(pages.length <= 1000, 'the walk ends');
+		url = p.next;
+	}
+	return pages;
+}
+
+// The order of the pages within one kind group: by start, then id (creation).
+function byStart(evs) {
+	return evs.slice().sort((a, b) => a.starts.localeCompare(b.starts) || a.id - b.id);
+}
+
+const pg = { general: [], haircut: [] }; // the paging test's own events: { id, starts }
+let pgRange;                             // `from=...&to=...`: only pg's events start inside it
+
+test('paging: 45 events of a kind in a month of their own make 3 pages with the filter kept in the links', async () => {
+	const tok = addToken(staff.username).token;
+	// a month of a far year: after every other test's events and only ours inside it; three
+	// events share each start (the id breaks the tie), created out of start order
+	const year = 2080 + crypto.randomInt(0, 8), month = String(1 + crypto.randomInt(0, 12)).padStart(2, '0');
+	pgRange = `from=${year}-${month}-01&to=${year}-${month}-28`;
+	const plan = [...Array.from({ length: 45 }, (_, i) => ['general', i]), ...Array.from({ length: 22 }, (_, i) => ['haircut', i])]
+		.sort(() => crypto.randomInt(0, 3) - 1);
+	const make = async ([kind, i]) => {
+		const starts = `${year}-${month}-${String(1 + Math.floor(i / 3)).padStart(2, '0')}T${kind === 'general' ? '09' : '10'}:00:00+08:00`;
+		const c = await request('POST', '/api/v1/events', { headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+			body: JSON.stringify({ kind, title: `分页测试 ${kind} ${i}`, location: '社区活动室', starts_at: starts,
+				ends_at: starts.replace(/T\d\d/, 'T12'), capacity: 5 }) });
+		assert.equal(c.status, 201, c.body);
+		const id = JSON.parse(c.body).id;
+		const p = await request('POST', `/api/v1/events/${id}/publish`, { headers: { Authorization: `Bearer ${tok}` } });
+		assert.equal(p.status, 200, p.body);
+		pg[kind].push({ id, starts });
+	};
+	for (let k = 0; k < plan.length; k += 6) await Promise.all(plan.slice(k, k + 6).map(make));
+
+	const general = byStart(pg.general).map((e) => e.id);
+	const pages = await walk(`/events?kind=general&${pgRange}`);
+	assert.equal(pages.length, 3);
+	assert.deepEqual(pages.map((p) => p.ids.length), [20, 20, 5]);
+	assert.deepEqual(pages.flatMap((p) => p.ids), general, 'every event once, in start order');
+	assert.deepEqual(pages.map((p) => p.pages), [3, 3, 3]);
+	assert.equal(pages[0].prev, undefined, 'no 上一页 on the first page');
+	assert.equal(pages[2].next, undefined, 'no 下一页 on the last page');
+	for (const p of pages.slice(1)) {
+		assert.match(p.url, new RegExp(`^/events\\?kind=general&${pgRange}&page=\\d$`), 'the filters are kept');
+	}
+	// 上一页 leads back the same way; page 1's address has no page number (one cache entry)
+	assert.equal(pages[2].prev, pages[1].url);
+	assert.equal(pages[1].prev, `/events?kind=general&${pgRange}`);
+});
+
+test('paging: both kinds together, another kind alone, and the whole list without filters', async () => {
+	// both kinds: 67 events, 4 pages; on each page the events are those of its place in the
+	// start order (grouped by kind on the page)
+	const both = byStart([...pg.general, ...pg.haircut]).map((e) => e.id);
+	const pages = await walk(`/events?${pgRange}`);
+	assert.deepEqual(pages.map((p) => p.ids.length), [20, 20, 20, 7]);
+	pages.forEach((p, i) => assert.deepEqual(p.ids.slice().sort(), both.slice(i * 20, i * 20 + 20).sort(), `page ${i + 1}`));
+	assert.match((await new Browser().get(pages[1].url)).body, /义剪日/, 'the kind groups show on a page');
+	// the other kind: 22 events, 2 pages
+	const hc = await walk(`/events?kind=haircut&${pgRange}`);
+	assert.deepEqual(hc.map((p) => p.ids), [byStart(pg.haircut).map((e) => e.id).slice(0, 20), byStart(pg.haircut).map((e) => e.id).slice(20)]);
+	// the whole public list: 20 a page, no event twice, ours each once and in order
+	const whole = await walk('/events');
+	const ids = whole.flatMap((p) => p.ids);
+	assert.equal(new Set(ids).size, ids.length, 'no event on two pages');
+	whole.slice(0, -1).forEach((p, i) => assert.equal(p.ids.length, 20, `page ${i + 1} is full`));
+	assert.ok(whole.at(-1).ids.length >= 1 && whole.at(-1).ids.length <= 20);
+	const ours = new Set(both);
+	assert.deepEqual(ids.filter((id) => ours.has(id)).sort(), both.slice().sort(), 'each of ours once');
+	assert.equal(Number(sqlValue("SELECT COUNT(*) FROM events WHERE status = 'published' AND ends_at >= NOW()")), ids.length,
+		'every upcoming published event is on some page');
+});
+
+test('paging: a malformed page number shows page 1, one past the end the last page, never an error', async () => {
+	const base = `/events?kind=general&${pgRange}`;
+	const first = (await walk(base))[0].ids, last = byStart(pg.general).map((e) => e.id).slice(40);
+	for (const q of ['page=', 'page=0', 'page=-1', 'page=abc', 'page=1.5', 'page=%EF%BC%92', 'page=1e3', 'page=2x', 'page=+2']) {
+		const r = await new Browser().get(`${base}&${q}`);
+		assert.equal(r.status, 200, `${q}: ${r.status}`);
+		assert.deepEqual(listPage(r.body).ids, first, `${q}: page 1`);
+		assert.equal(listPage(r.body).page, 1);
+	}
+	for (const q of ['page=3', 'page=4', 'page=999999999', 'page=99999999999999999999999']) {
+		const r = await new Browser().get(`${base}&${q}`);
+		assert.equal(r.status, 200, `${q}: ${r.status}`);
+		assert.deepEqual(listPage(r.body).ids, last, `${q}: the last page`);
+		assert.equal(listPage(r.body).page, 3);
+	}
+	// malformed dates are ignored (the list, never an error page); an empty range is the
+	// usual "no events" notice, without a pager
+	assert.equal((await new Browser().get(`/events?kind=general&from=2026-13-01&page=2`)).status, 200);
+	const none = await new Browser().get('/events?from=2030-01-02&to=2030-01-01&page=5');
+	assert.equal(none.status, 200);
+	assert.match(none.body, /最近没有可以报名的活动/);
+	assert.doesNotMatch(none.body, /ev-pager/);
 });
