@@ -47,7 +47,11 @@ test('a resident registers on a phone-sized screen and sees the code', async () 
 	const page = await phonePage(browser);
 	await page.goto(`${BASE}/events`);
 	await shot(page, '01-events-list', { fullPage: false });
-	await page.getByRole('link', { name: new RegExp(title) }).click();
+	// the list shows 20 a page: page on, as a resident would, until the event shows up
+	const link = page.getByRole('link', { name: new RegExp(title) });
+	for (let i = 0; i < 20 && (await link.count()) === 0; i++)
+		await page.getByRole('link', { name: /下一页/ }).click();
+	await link.click();
 	await page.waitForURL(`${BASE}/events/${eventId}`);
 	assert.equal(await page.locator('h1').textContent(), title);
 	await shot(page, '02-event-form');
