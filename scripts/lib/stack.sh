@@ -95,7 +95,7 @@ write_portal_conf() {
 			# Written by scripts/portal for this instance; read after conf/portal.conf.
 			listen = $PORTALD_SOCK
 			pid_file = $PORTALD_PID
-			workers = 4
+			workers = 8
 			db_socket = $DB_SOCK
 			db_name = $DB_NAME
 			db_user = $DB_USER

@@ -20,7 +20,7 @@ int main(void)
 	conf c;
 	char err[256];
 	conf_defaults(&c);
-	is_int(c.workers, 4, "default workers");
+	is_int(c.workers, 8, "default workers");
 	is_int(c.socket_mode, 0660, "default socket mode is octal 0660");
 	is_int((long long)c.max_body, 1048576, "default max_body");
 	is_int(c.rate_limits, 1, "rate limits on by default");
