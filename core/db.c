@@ -832,6 +832,20 @@ int db_raw(db *d, const char *sql)
 	return rc;
 }
 
+const char *db_marks(arena *a, size_t n)
+{
+	char *m = ar_alloc(a, n * 3 + 1), *w = m;
+	for (size_t i = 0; i < n; i++) {
+		if (i) {
+			*w++ = ',';
+			*w++ = ' ';
+		}
+		*w++ = '?';
+	}
+	*w = 0;
+	return m;
+}
+
 const char *db_errmsg(const db *d)
 {
 	return d->errmsg;

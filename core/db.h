@@ -98,6 +98,9 @@ int db_ping(db *d);
 int db_raw(db *d, const char *sql);
 /* The last failure of the last call: message ("" if it succeeded) and the
  * server or client error number (0 if none or not from the server). */
+/* "?, ?, ?" with n marks (n >= 1), in arena a: the placeholders of an IN (...)
+ * list whose values are bound one by one. */
+const char *db_marks(arena *a, size_t n);
 const char *db_errmsg(const db *d);
 unsigned db_errno(const db *d);
 /* Cached prepared statements (for metrics and tests). */

@@ -128,17 +128,13 @@ static db_res *pev_slots_of(pev_call *c, const db_res *res)
 {
 	size_t n = 0;
 	db_param *p = ar_alloc(c->pc->a, (res->nrows + 1) * sizeof *p);
-	char *marks = ar_alloc(c->pc->a, res->nrows * 3 + 1), *m = marks;
 	for (size_t i = 0; i < res->nrows; i++)
-		if (pev_own(c, db_cell(res, i, "kind"))) {
+		if (pev_own(c, db_cell(res, i, "kind")))
 			p[n++] = DB_INT(db_cell_int(res, i, "id"));
-			m += sprintf(m, "%s?", n > 1 ? ", " : "");
-		}
-	*m = 0;
 	if (n == 0)
 		return NULL;
 	const char *sql = ar_printf(c->pc->a, "SELECT %s FROM event_slots s WHERE s.event_id IN (%s)"
-	                            " ORDER BY s.event_id, s.starts_at, s.id", PEV_SLOT_COLS, marks);
+	                            " ORDER BY s.event_id, s.starts_at, s.id", PEV_SLOT_COLS, db_marks(c->pc->a, n));
 	return pev_query(c, sql, p, n);
 }
 
@@ -209,12 +205,9 @@ static int pev_list(lua_State *L)
 			lua_newtable(L);          /* a plugin without kinds owns no events */
 			return 1;
 		}
-		where = ar_printf(c.pc->a, "%s AND e.kind IN (", where);
-		for (size_t i = 0; i < nk; i++) {
-			where = ar_printf(c.pc->a, "%s%s?", where, i ? ", " : "");
+		where = ar_printf(c.pc->a, "%s AND e.kind IN (%s)", where, db_marks(c.pc->a, nk));
+		for (size_t i = 0; i < nk; i++)
 			p[np++] = DB_TEXT(json_string_value(json_object_get(json_array_get(c.kinds, i), "id")));
-		}
-		where = ar_printf(c.pc->a, "%s)", where);
 	}
 	const struct { const char *sql, *v; } opt[] = {
 		{" AND e.kind = ?", kind}, {" AND e.status = ?", status}, {" AND e.starts_at >= ?", from},
