@@ -22,7 +22,15 @@ TOTAL_FAIL=0
 SUMMARY_DONE=0
 STACK_STATE=down   # down | up | broken
 
+# cmd_test [SUITE...]: every suite, or only the named ones (for iterating on a change; CI
+# runs them all). PORTAL_TEST_FILES=GLOB narrows the node suites to files whose name
+# matches (e.g. 'welfare*'). A partial run still ends with the total line.
 cmd_test() {
+	local only=" $* " known=" " entry name needs fn args
+	for entry in "${TEST_SUITES[@]}"; do known+="${entry%% *} "; done
+	for name in "$@"; do
+		[[ "$known" == *" $name "* ]] || die "no suite named $name (suites:$known)"
+	done
 	instance_init "$REPO/var/test" "$REPO/var/build-test" "${PORTAL_TEST_PORT:-8181}"
 	# Whatever stops the run early (a missing package, a build error) still ends with the
 	# total line and a non-zero exit.
@@ -43,9 +51,9 @@ cmd_test() {
 	# (tests/unit/t_pcache covers the cache itself).
 	PUBLIC_CACHE_MS=0
 
-	local entry name needs fn args
 	for entry in "${TEST_SUITES[@]}"; do
 		read -r name needs fn args <<<"$entry"
+		[ $# -eq 0 ] || [[ "$only" == *" $name "* ]] || continue
 		# shellcheck disable=SC2086 # ARGS are words
 		run_suite "$name" "$needs" "$fn" $args
 	done
@@ -192,7 +200,7 @@ suite_make_check() {
 # process tests kill and reload workers). spec output on the console, TAP kept in the log.
 suite_node() {
 	local dir=$1 tap=$LOG/$SUITE_NAME.tap rc=0 files counts
-	files=("$REPO/$dir"/*.test.mjs)
+	files=("$REPO/$dir"/${PORTAL_TEST_FILES:-*}.test.mjs)
 	if [ ! -e "${files[0]}" ]; then
 		say "no tests in $dir"
 		SUITE_FAIL=1
