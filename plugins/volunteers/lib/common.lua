@@ -166,6 +166,11 @@ function M.parse_hours(s)
   return minutes
 end
 
+-- The {id} of the path as an integer; 0 (matching no row) when it is not one.
+function M.path_id(req)
+  return math.tointeger(tonumber(req.params.id)) or 0
+end
+
 -- Who is signed in -----------------------------------------------------------------------
 
 -- The signed-in volunteer's row, or nil. A profile is linked by username, which the core

@@ -119,13 +119,9 @@ function M.api_open()
   return { json = { shifts = out } }
 end
 
-local function shift_id(req)
-  return math.tointeger(tonumber(req.params.id))
-end
-
 -- sign up (R.take) or withdraw (R.release) the signed-in volunteer
 local function own_change(req, rule, api_status, api_json, done)
-  local res = rule(shift_id(req) or 0, signed_in().id, false)
+  local res = rule(C.path_id(req), signed_in().id, false)
   if req.is_api then
     return { status = api_status, json = api_json(res) }
   end
@@ -148,7 +144,7 @@ end
 -- such shift).
 local function own_shift(req)
   local vol = signed_in()
-  local s = db.get("shifts", shift_id(req) or 0) or R.refuse("not_found")
+  local s = db.get("shifts", C.path_id(req)) or R.refuse("not_found")
   local own = db.count("assignments", { shift_id = s.id, volunteer_id = vol.id }) > 0
   return vol, s, own
 end

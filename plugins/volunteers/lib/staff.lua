@@ -10,10 +10,6 @@ local M = {}
 
 local BASE = "/p/volunteers/staff"
 
-local function id_of(req)
-  return math.tointeger(tonumber(req.params.id)) or 0
-end
-
 -- 422 with the form's messages: the page again (render), or a refusal on the API
 local function invalid(req, errors, render)
   if req.is_api then
@@ -140,7 +136,7 @@ end
 
 function M.approve(req)
   local out = db.transaction(function()
-    local vol = db.query("lock_volunteer", { id_of(req) })[1]
+    local vol = db.query("lock_volunteer", { C.path_id(req) })[1]
     if not vol then
       refuse("找不到这位志愿者。", 404)
     end
@@ -160,11 +156,11 @@ end
 
 -- An application that is turned down is deleted: nothing kept that is not needed.
 function M.reject(req)
-  local n = db.delete("volunteers", { id = id_of(req), status = "pending" })
+  local n = db.delete("volunteers", { id = C.path_id(req), status = "pending" })
   if n == 0 then
     refuse("找不到这份待审核的报名。", 404)
   end
-  portal.audit("volunteer.reject", "volunteer", tostring(id_of(req)))
+  portal.audit("volunteer.reject", "volunteer", tostring(C.path_id(req)))
   return { redirect = BASE .. "/volunteers" }
 end
 
@@ -172,7 +168,7 @@ local VOLUNTEER_NOTICES = { deactivated = "已停用：这位志愿者不能再�
                             reactivated = "已恢复：这位志愿者可以重新登录和报名了。" }
 
 function M.volunteer(req)
-  local v = db.get("volunteers", id_of(req)) or refuse("找不到这位志愿者。", 404)
+  local v = db.get("volunteers", C.path_id(req)) or refuse("找不到这位志愿者。", 404)
   local item = volunteer_item(v)
   item.phone_full = v.anonymised_at and "" or v.phone
   item.can_deactivate = v.status == "active"
@@ -201,7 +197,7 @@ end
 -- profile cannot come back.
 local function set_active(req, on)
   local out = db.transaction(function()
-    local vol = db.query("lock_volunteer", { id_of(req) })[1]
+    local vol = db.query("lock_volunteer", { C.path_id(req) })[1]
     if not vol then
       refuse("找不到这位志愿者。", 404)
     end
@@ -303,7 +299,7 @@ local NOTICES = {
 }
 
 function M.shift(req)
-  local s = db.get("shifts", id_of(req)) or refuse("找不到这个班次。", 404)
+  local s = db.get("shifts", C.path_id(req)) or refuse("找不到这个班次。", 404)
   local roster, on = {}, {}
   for _, a in ipairs(db.query("roster", { s.id })) do
     on[a.volunteer_id] = true
@@ -347,9 +343,9 @@ end
 
 -- assign or unassign (rule: R.take or R.release) the form's volunteer_id, audited
 local function roster_change(req, rule, action, done)
-  rule(id_of(req), volunteer_param(req), true)
-  portal.audit(action, "shift", tostring(id_of(req)), { volunteer_id = volunteer_param(req) })
-  return { redirect = BASE .. "/shifts/" .. id_of(req) .. "?done=" .. done }
+  rule(C.path_id(req), volunteer_param(req), true)
+  portal.audit(action, "shift", tostring(C.path_id(req)), { volunteer_id = volunteer_param(req) })
+  return { redirect = BASE .. "/shifts/" .. C.path_id(req) .. "?done=" .. done }
 end
 
 function M.assign(req)
@@ -362,7 +358,7 @@ end
 
 -- After a shift has started: present (with the hours actually worked) or no-show.
 function M.attendance(req)
-  local s = db.get("shifts", id_of(req)) or refuse("找不到这个班次。", 404)
+  local s = db.get("shifts", C.path_id(req)) or refuse("找不到这个班次。", 404)
   if s.starts_at > C.now_text() then
     refuse("班次开始以后才能确认出勤。", 409, "too_early")
   end
@@ -437,7 +433,7 @@ function M.coverage(req)
 end
 
 function M.call(req)
-  local s = db.get("shifts", id_of(req)) or refuse("找不到这个班次。", 404)
+  local s = db.get("shifts", C.path_id(req)) or refuse("找不到这个班次。", 404)
   local n = J.call_for(s)
   portal.audit("shift.call", "shift", tostring(s.id), { queued = n })
   return { redirect = "/p/volunteers/staff/coverage?called=" .. n }
@@ -545,7 +541,7 @@ function M.hours_csv(req)
 end
 
 function M.certificate(req)
-  local v = db.get("volunteers", id_of(req)) or refuse("找不到这位志愿者。", 404)
+  local v = db.get("volunteers", C.path_id(req)) or refuse("找不到这位志愿者。", 404)
   local from, to, from_at, to_at = period(req)
   local list, minutes = {}, 0
   for _, s in ipairs(db.query("served", { v.id, from_at, to_at })) do
@@ -565,12 +561,12 @@ end
 -- Visit concerns -------------------------------------------------------------------------
 
 function M.handled(req)
-  local n = db.update("notes", { id = id_of(req), concern_open = 1 },
+  local n = db.update("notes", { id = C.path_id(req), concern_open = 1 },
                       { concern_open = 0, handled_by = C.staff_name(), handled_at = C.now_text() })
   if n == 0 then
     refuse("这条情况已经处理过了。", 404)
   end
-  portal.audit("concern.handled", "note", tostring(id_of(req)))
+  portal.audit("concern.handled", "note", tostring(C.path_id(req)))
   return { redirect = BASE }
 end
 
