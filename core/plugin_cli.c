@@ -555,15 +555,256 @@ done:
 
 /* ---- plugin new ---- */
 
-static int pt_write(const char *path, const char *text)
+/* What `plugin new ID` writes: a plugin in the house style of docs/plugins.md (the manifest
+ * names handlers that live in lib/; a handler says no with refuse() of lib/refusal.lua),
+ * with a form, a table, a refusal and tests. "@ID@" stands for the plugin's id. */
+
+/* plugin.lua: the manifest, naming handlers of lib/ (docs/plugins.md, "House style") */
+static const char pt_new_manifest[] =
+	"-- @ID@: a new plugin. Read docs/plugins.md (\"House style\"); run its tests with\n"
+	"--   scripts/portal cli plugin test plugins/@ID@\n"
+	"--\n"
+	"-- This file is the manifest: it declares what the plugin is and provides, in the house\n"
+	"-- order (id, version, api_version, title, description, requires, permissions, config,\n"
+	"-- grants, event_kinds, forms, tables, queries, routes, hooks, jobs), and names a function\n"
+	"-- of lib/ for every handler. The code is in lib/, one module per group of pages.\n"
+	"local pages = require(\"lib.pages\")\n"
+	"local refusal = require(\"lib.refusal\")\n"
+	"\n"
+	"local STAFF = { \"staff\", \"admin\" }   -- roles are not ranked: admin does not imply staff\n"
+	"\n"
+	"return {\n"
+	"  id = \"@ID@\",\n"
+	"  version = \"0.1.0\",\n"
+	"  api_version = 1,\n"
+	"  title = { zh = \"@ID@\", en = \"@ID@\" },\n"
+	"  requires = { core = \">=0.1\" },\n"
+	"\n"
+	"  forms = {\n"
+	"    note = { fields = {\n"
+	"      { name = \"name\", type = \"text\", label = \"姓名\", required = true, max = 50 },\n"
+	"      { name = \"phone\", type = \"phone\", label = \"手机号\", required = true },\n"
+	"      { name = \"text\", type = \"textarea\", label = \"留言\", required = true, max = 500 },\n"
+	"    } },\n"
+	"  },\n"
+	"\n"
+	"  -- one table of our own: p_@ID@_notes in the database\n"
+	"  tables = { notes = { columns = { \"name\", \"phone\", \"text\", \"created_at\" } } },\n"
+	"\n"
+	"  -- The host checks roles (and CSRF) before a handler runs; a handler may refuse()\n"
+	"  -- (lib/refusal.lua).\n"
+	"  routes = refusal.routes {\n"
+	"    -- the public page with the form\n"
+	"    { method = \"GET\", path = \"/\", handler = pages.form },\n"
+	"    { method = \"POST\", path = \"/\", handler = pages.submit },\n"
+	"    { method = \"GET\", path = \"/thanks\", handler = pages.thanks },\n"
+	"    -- staff only\n"
+	"    { method = \"GET\", path = \"/list\", roles = STAFF, api = true, handler = pages.list },\n"
+	"    { method = \"GET\", path = \"/notes/{id}\", roles = STAFF, api = true, handler = pages.note },\n"
+	"  },\n"
+	"}\n";
+
+/* lib/pages.lua: the handlers */
+static const char pt_new_pages[] =
+	"-- lib/pages.lua - the handlers of the manifest's routes: the public form, what it posts,\n"
+	"-- the thank-you page, and the staff's JSON list. A handler gets the request and returns one\n"
+	"-- table (docs/plugins.md §4); when it cannot do what was asked it calls refuse().\n"
+	"local refuse = require(\"lib.refusal\").refuse\n"
+	"\n"
+	"local M = {}\n"
+	"\n"
+	"local function form_page(status, values, errors)\n"
+	"  return { status = status, template = \"@ID@_index\",\n"
+	"           data = { title = \"留言\", fields = portal.form.view(\"note\", values, errors) } }\n"
+	"end\n"
+	"\n"
+	"-- GET /: the form.\n"
+	"function M.form()\n"
+	"  return form_page(200)\n"
+	"end\n"
+	"\n"
+	"-- POST /: check the form, store the note, on to the thank-you page. A form with mistakes\n"
+	"-- comes back with a message by each field (that is a page, not a refusal).\n"
+	"function M.submit()\n"
+	"  local ok, values, errors = portal.form.validate(\"note\")\n"
+	"  if not ok then\n"
+	"    return form_page(422, values, errors)\n"
+	"  end\n"
+	"  values.created_at = portal.time.date(\"%Y-%m-%d %H:%M:%S\")\n"
+	"  portal.db.insert(\"notes\", values)\n"
+	"  return { redirect = \"/p/@ID@/thanks\" }\n"
+	"end\n"
+	"\n"
+	"-- GET /thanks\n"
+	"function M.thanks()\n"
+	"  return { template = \"@ID@_thanks\", data = { title = \"谢谢\" } }\n"
+	"end\n"
+	"\n"
+	"-- GET /api/p/@ID@/list (staff): the latest notes.\n"
+	"function M.list()\n"
+	"  return { json = portal.db.find(\"notes\", {}, { order_by = \"id desc\", limit = 50 }) }\n"
+	"end\n"
+	"\n"
+	"-- GET /api/p/@ID@/notes/{id} (staff): one note, or a refusal (404).\n"
+	"function M.note(req)\n"
+	"  local id = math.tointeger(tonumber(req.params.id))\n"
+	"  local note = id and portal.db.get(\"notes\", id) or refuse(\"没有这条留言。\", 404, \"not_found\")\n"
+	"  return { json = note }\n"
+	"end\n"
+	"\n"
+	"return M\n";
+
+/* lib/refusal.lua: the same file as in every shipped plugin (tests/integration/plugin_new.test.mjs compares them) */
+static const char pt_new_refusal[] =
+	"-- lib/refusal.lua - the one way a plugin says no to a request (the house style of\n"
+	"-- docs/plugins.md, \"House style\"). Every shipped plugin has this same file and\n"
+	"-- `portald plugin new` writes it: plugins cannot share code (require stays inside the\n"
+	"-- plugin's folder), so copy it unchanged.\n"
+	"--\n"
+	"--   refuse(\"这一户已经在名单上了。\")                    -- 409, code \"refused\"\n"
+	"--   refuse(\"找不到这个班次。\", 404, \"not_found\")\n"
+	"--   local c = find(id) or refuse(\"找不到这次活动。\", 404, \"not_found\")\n"
+	"--\n"
+	"-- refuse() raises, so it works at any depth: in a handler, in a helper the handler calls,\n"
+	"-- inside portal.db.transaction (which then rolls back: nothing is half-written). The\n"
+	"-- manifest wraps its route list in routes(), which turns a refusal into the host's error\n"
+	"-- response: the error page for pages, {\"error\": {message, code, fields}} for API routes.\n"
+	"-- Any other error goes on to the host unchanged (a clean 500, logged with the plugin id).\n"
+	"local M = {}\n"
+	"\n"
+	"local MARK = {}   -- tells a refusal from every other error: no other code can make this value\n"
+	"\n"
+	"local function is_refusal(e)\n"
+	"  return type(e) == \"table\" and e[MARK] == true\n"
+	"end\n"
+	"\n"
+	"-- Refuse the request: message is what the person reads (zh-CN), status 4xx (default 409),\n"
+	"-- code a short English word for API clients (default \"refused\"), fields an optional\n"
+	"-- { field = message } table. Does not return.\n"
+	"function M.refuse(message, status, code, fields)\n"
+	"  error({ [MARK] = true, message = message, status = status or 409, code = code or \"refused\",\n"
+	"          fields = fields }, 0)\n"
+	"end\n"
+	"\n"
+	"-- Call fn(...). Returns its results; when it refused, nil and the refusal\n"
+	"-- { message, status, code, fields }, for a page that shows the message itself instead of\n"
+	"-- the error page. Any other error is raised again.\n"
+	"function M.catch(fn, ...)\n"
+	"  local res = table.pack(pcall(fn, ...))\n"
+	"  if res[1] then\n"
+	"    return table.unpack(res, 2, res.n)\n"
+	"  end\n"
+	"  if is_refusal(res[2]) then\n"
+	"    return nil, res[2]\n"
+	"  end\n"
+	"  error(res[2], 0)\n"
+	"end\n"
+	"\n"
+	"-- The host's error response for a refusal caught by catch().\n"
+	"function M.response(r)\n"
+	"  return { status = r.status, error = r.message, code = r.code, fields = r.fields }\n"
+	"end\n"
+	"\n"
+	"-- The manifest's route list, each handler wrapped so that a refusal becomes the host's\n"
+	"-- error response. A handler that is not a function is left for the host to report.\n"
+	"function M.routes(list)\n"
+	"  for _, route in ipairs(list) do\n"
+	"    local handler = route.handler\n"
+	"    if type(handler) == \"function\" then\n"
+	"      route.handler = function(req)\n"
+	"        local ok, res = pcall(handler, req)\n"
+	"        if ok then\n"
+	"          return res\n"
+	"        elseif is_refusal(res) then\n"
+	"          return M.response(res)\n"
+	"        end\n"
+	"        error(res, 0)\n"
+	"      end\n"
+	"    end\n"
+	"  end\n"
+	"  return list\n"
+	"end\n"
+	"\n"
+	"return M\n";
+
+/* tests/notes_test.lua */
+static const char pt_new_test[] =
+	"-- Runs inside the real sandbox: scripts/portal cli plugin test plugins/@ID@\n"
+	"local STAFF = { roles = { \"staff\" } }\n"
+	"\n"
+	"T.test(\"a resident leaves a note and staff see it\", function()\n"
+	"  local r = T.request{ method = \"POST\", path = \"/\",\n"
+	"                       form = { name = \"张三\", phone = \"13812345678\", text = \"你好\" } }\n"
+	"  T.eq(r.status, 303, \"redirected to the thanks page\")\n"
+	"  local list = T.request{ path = \"/list\", api = true, user = STAFF }\n"
+	"  T.eq(list.status, 200)\n"
+	"  T.eq(list.json[1].name, \"张三\")\n"
+	"  local one = T.request{ path = \"/notes/\" .. list.json[1].id, api = true, user = STAFF }\n"
+	"  T.eq(one.json.text, \"你好\")\n"
+	"end)\n"
+	"\n"
+	"T.test(\"a bad phone number is refused with a message\", function()\n"
+	"  local r = T.request{ method = \"POST\", path = \"/\", form = { name = \"李四\", phone = \"123\", text = \"x\" } }\n"
+	"  T.eq(r.status, 422)\n"
+	"  T.match(r.body, \"手机号\")\n"
+	"end)\n"
+	"\n"
+	"T.test(\"a note that does not exist is refused in the API's error shape\", function()\n"
+	"  local r = T.request{ path = \"/notes/999999999\", api = true, user = STAFF }\n"
+	"  T.eq(r.status, 404)\n"
+	"  T.eq(r.json.error.code, \"not_found\")\n"
+	"  T.match(r.json.error.message, \"没有这条留言\")\n"
+	"end)\n"
+	"\n"
+	"T.test(\"residents cannot read the list\", function()\n"
+	"  T.eq(T.request{ path = \"/list\", api = true }.status, 401)\n"
+	"end)\n";
+
+static const char pt_new_migration[] =
+	"CREATE TABLE IF NOT EXISTS {notes} (\n"
+	"  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
+	"  name VARCHAR(50) NOT NULL,\n"
+	"  phone CHAR(11) NOT NULL,\n"
+	"  text TEXT NOT NULL,\n"
+	"  created_at DATETIME NOT NULL\n"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;\n";
+
+static const char pt_new_index[] =
+	"{{layout \"layout\"}}\n<h1>{{title}}</h1>\n<form method=\"post\" action=\"/p/@ID@\">\n"
+	"  <input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">\n  {{> form_fields}}\n"
+	"  <button class=\"btn\" type=\"submit\">提交</button>\n</form>\n";
+
+static const char pt_new_thanks[] = "{{layout \"layout\"}}\n<h1>{{title}}</h1>\n<p>我们已收到您的留言。</p>\n";
+
+/* Write text to dir/name (never over an existing file), each "@ID@" in it and in name
+ * replaced by id. 0, or -1 with a message on stderr. */
+static int pt_write(const char *dir, const char *name, const char *text, const char *id)
 {
+	char path[PATH_MAX + 128], rel[128];
+	const char *at = strstr(name, "@ID@");
+	if (at)
+		snprintf(rel, sizeof rel, "%.*s%s%s", (int)(at - name), name, id, at + 4);
+	else
+		snprintf(rel, sizeof rel, "%s", name);
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
 	FILE *f = fopen(path, "wx");
 	if (!f) {
 		fprintf(stderr, "portald plugin new: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	fputs(text, f);
-	fclose(f);
+	for (const char *s = text; *s;) {
+		at = strstr(s, "@ID@");
+		size_t n = at ? (size_t)(at - s) : strlen(s);
+		fwrite(s, 1, n, f);
+		if (!at)
+			break;
+		fputs(id, f);
+		s = at + 4;
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "portald plugin new: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -576,111 +817,33 @@ static int plug_cmd_new(const conf *cf, const char *id)
 			        PLUG_MAX_ID);
 			return 2;
 		}
-	char dir[PATH_MAX], p[PATH_MAX + 64], buf1[8192];
+	char dir[PATH_MAX], p[PATH_MAX + 64];
 	snprintf(dir, sizeof dir, "%s/%s", cf->plugin_dir, id);
 	if (mkdir(dir, 0755) != 0) {
 		fprintf(stderr, "portald plugin new: %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
-	const char *subs[] = {"templates", "migrations", "tests"};
-	for (int i = 0; i < 3; i++) {
+	const char *subs[] = {"lib", "templates", "migrations", "tests"};
+	for (int i = 0; i < 4; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
 		mkdir(p, 0755);
 	}
-	snprintf(buf1, sizeof buf1,
-	         "-- %s: a new plugin. Read docs/plugins.md; run its tests with\n"
-	         "--   scripts/portal cli plugin test plugins/%s\n"
-	         "local portal = portal\n"
-	         "\n"
-	         "return {\n"
-	         "  id = \"%s\",\n"
-	         "  version = \"0.1.0\",\n"
-	         "  api_version = 1,\n"
-	         "  title = { zh = \"%s\", en = \"%s\" },\n"
-	         "  requires = { core = \">=0.1\" },\n"
-	         "\n"
-	         "  -- one table of our own: p_%s_notes in the database\n"
-	         "  tables = { notes = { columns = { \"name\", \"phone\", \"text\", \"created_at\" } } },\n"
-	         "\n"
-	         "  forms = {\n"
-	         "    note = { fields = {\n"
-	         "      { name = \"name\", type = \"text\", label = \"姓名\", required = true, max = 50 },\n"
-	         "      { name = \"phone\", type = \"phone\", label = \"手机号\", required = true },\n"
-	         "      { name = \"text\", type = \"textarea\", label = \"留言\", required = true, max = 500 },\n"
-	         "    } },\n"
-	         "  },\n"
-	         "\n"
-	         "  routes = {\n"
-	         "    -- the public page with the form\n"
-	         "    { method = \"GET\", path = \"/\", handler = function(req)\n"
-	         "        return { template = \"%s_index\", data = { title = \"留言\", fields = portal.form.view(\"note\") } }\n"
-	         "      end },\n"
-	         "    { method = \"POST\", path = \"/\", handler = function(req)\n"
-	         "        local ok, values, errors = portal.form.validate(\"note\")\n"
-	         "        if not ok then\n"
-	         "          return { status = 422, template = \"%s_index\",\n"
-	         "                   data = { title = \"留言\", fields = portal.form.view(\"note\", values, errors) } }\n"
-	         "        end\n"
-	         "        values.created_at = portal.time.date(\"%%Y-%%m-%%d %%H:%%M:%%S\")\n"
-	         "        portal.db.insert(\"notes\", values)\n"
-	         "        return { redirect = \"/p/%s/thanks\" }\n"
-	         "      end },\n"
-	         "    { method = \"GET\", path = \"/thanks\", handler = function(req)\n"
-	         "        return { template = \"%s_thanks\", data = { title = \"谢谢\" } }\n"
-	         "      end },\n"
-	         "    -- staff only: the host checks the role before this runs\n"
-	         "    { method = \"GET\", path = \"/list\", roles = { \"staff\", \"admin\" }, api = true, handler = function(req)\n"
-	         "        return { json = portal.db.find(\"notes\", {}, { order_by = \"id desc\", limit = 50 }) }\n"
-	         "      end },\n"
-	         "  },\n"
-	         "}\n",
-	         id, id, id, id, id, id, id, id, id, id);
-	snprintf(p, sizeof p, "%s/plugin.lua", dir);
-	if (pt_write(p, buf1))
-		return 1;
-	snprintf(p, sizeof p, "%s/migrations/0001_notes.sql", dir);
-	if (pt_write(p, "CREATE TABLE IF NOT EXISTS {notes} (\n"
-	                "  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
-	                "  name VARCHAR(50) NOT NULL,\n"
-	                "  phone CHAR(11) NOT NULL,\n"
-	                "  text TEXT NOT NULL,\n"
-	                "  created_at DATETIME NOT NULL\n"
-	                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;\n"))
-		return 1;
-	snprintf(p, sizeof p, "%s/templates/%s_index.html", dir, id);
-	snprintf(buf1, sizeof buf1,
-	         "{{layout \"layout\"}}\n<h1>{{title}}</h1>\n<form method=\"post\" action=\"/p/%s\">\n"
-	         "  <input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">\n  {{> form_fields}}\n"
-	         "  <button class=\"btn\" type=\"submit\">提交</button>\n</form>\n", id);
-	if (pt_write(p, buf1))
-		return 1;
-	snprintf(p, sizeof p, "%s/templates/%s_thanks.html", dir, id);
-	if (pt_write(p, "{{layout \"layout\"}}\n<h1>{{title}}</h1>\n<p>我们已收到您的留言。</p>\n"))
-		return 1;
-	snprintf(p, sizeof p, "%s/tests/notes_test.lua", dir);
-	snprintf(buf1, sizeof buf1,
-	         "-- Runs inside the real sandbox: scripts/portal cli plugin test plugins/%s\n"
-	         "T.test(\"a resident leaves a note and staff see it\", function()\n"
-	         "  local r = T.request{ method = \"POST\", path = \"/\",\n"
-	         "                       form = { name = \"张三\", phone = \"13812345678\", text = \"你好\" } }\n"
-	         "  T.eq(r.status, 303, \"redirected to the thanks page\")\n"
-	         "  local list = T.request{ path = \"/list\", api = true, user = { roles = { \"staff\" } } }\n"
-	         "  T.eq(list.status, 200)\n"
-	         "  T.eq(list.json[1].name, \"张三\")\n"
-	         "end)\n"
-	         "\n"
-	         "T.test(\"a bad phone number is refused with a message\", function()\n"
-	         "  local r = T.request{ method = \"POST\", path = \"/\", form = { name = \"李四\", phone = \"123\", text = \"x\" } }\n"
-	         "  T.eq(r.status, 422)\n"
-	         "  T.match(r.body, \"手机号\")\n"
-	         "end)\n"
-	         "\n"
-	         "T.test(\"residents cannot read the list\", function()\n"
-	         "  T.eq(T.request{ path = \"/list\", api = true }.status, 401)\n"
-	         "end)\n", id);
-	if (pt_write(p, buf1))
-		return 1;
-	printf("created %s: plugin.lua, migrations/0001_notes.sql, templates/, tests/notes_test.lua\n"
+	static const struct {
+		const char *name, *text;
+	} files[] = {
+		{"plugin.lua", pt_new_manifest},
+		{"lib/pages.lua", pt_new_pages},
+		{"lib/refusal.lua", pt_new_refusal},
+		{"migrations/0001_notes.sql", pt_new_migration},
+		{"templates/@ID@_index.html", pt_new_index},
+		{"templates/@ID@_thanks.html", pt_new_thanks},
+		{"tests/notes_test.lua", pt_new_test},
+	};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		if (pt_write(dir, files[i].name, files[i].text, id))
+			return 1;
+	printf("created %s: plugin.lua, lib/pages.lua, lib/refusal.lua, migrations/0001_notes.sql, templates/, "
+	       "tests/notes_test.lua\n"
 	       "next: portald migrate, then portald plugin test %s\n", dir, dir);
 	return 0;
 }

@@ -15,8 +15,10 @@
 --   portald plugin test plugins/outreach
 local rules = require("lib.rules")
 local readings = require("lib.readings")
+local registration = require("lib.registration")
 local staff = require("lib.staff")
 local retention = require("lib.retention")
+local refusal = require("lib.refusal")
 
 local STAFF = { "staff", "admin" }   -- roles are not ranked: admin does not imply staff
 
@@ -78,12 +80,7 @@ return {
                     "只用来核对免费检查资格、安排这次检查和提醒你们；社区不记录检查结果；" ..
                     "活动结束一年后删除姓名和电话。" },
       },
-      validate = function(v)
-        local errors = {}
-        if not rules.is_id_tail(v.id_tail) then errors.id_tail = "请填身份证号的最后四位：数字，最后一位也可以是X。" end
-        if not rules.is_id_tail(v.spouse_id_tail) then errors.spouse_id_tail = "请填身份证号的最后四位：数字，最后一位也可以是X。" end
-        if next(errors) then return errors end
-      end,
+      validate = registration.validate_prepreg,
     },
     screening = {
       title = "血压血糖免费检测报名",
@@ -122,34 +119,8 @@ return {
                          " FROM {followups} WHERE event_ends_at >= ? AND event_ends_at < ? GROUP BY event_id",
   },
 
-  hooks = {
-    -- Eligibility of a pre-pregnancy registration, explained in plain words when not met.
-    ["registration.validate"] = function(p)
-      if p.kind == rules.PREPREG then
-        return rules.eligibility(p.answers, portal.config.min_residence_months)
-      end
-    end,
-    -- One free check per couple per year: the core stores the key's hash under a unique
-    -- index in the same transaction as the registration, so two racing requests cannot both
-    -- pass. Cancelling frees the key.
-    ["registration.keys"] = function(p)
-      if p.kind ~= rules.PREPREG then
-        return nil
-      end
-      local ev = portal.events.get(p.event_id)
-      if not ev then
-        error("outreach: event " .. tostring(p.event_id) .. " not found")   -- fail closed
-      end
-      return { { key = rules.couple_key(ev.starts_at:sub(1, 4), p.name, p.answers),
-                 message = "这对夫妻今年已经报过名了：免费孕前检查每对夫妻每年一次。要换时间，请先取消原来的报名。" } }
-    end,
-  },
-
-  jobs = {
-    { name = "anonymise", every = "daily", handler = retention.run },
-  },
-
-  routes = {
+  -- Behind the host's role and grant checks; a handler may refuse() (lib/refusal.lua).
+  routes = refusal.routes {
     { method = "GET", path = "/days", roles = STAFF, handler = staff.days },
     { method = "GET", path = "/days/{id}", roles = STAFF, handler = staff.day },
     { method = "GET", path = "/days/{id}/print", roles = STAFF, handler = staff.print },
@@ -158,5 +129,16 @@ return {
     { method = "GET", path = "/readings/{id}/slip", roles = STAFF, grant = "health", handler = staff.slip },
     { method = "POST", path = "/followups/{id}/done", roles = STAFF, grant = "health", handler = staff.followup_done },
     { method = "GET", path = "/summary.csv", roles = STAFF, handler = staff.summary_csv },
+  },
+
+  hooks = {
+    -- who may have the free pre-pregnancy check, explained in plain words when not
+    ["registration.validate"] = registration.eligible,
+    -- one free check per couple per year, held by a unique key in the core's transaction
+    ["registration.keys"] = registration.couple_keys,
+  },
+
+  jobs = {
+    { name = "anonymise", every = "daily", handler = retention.run },
   },
 }

@@ -6,25 +6,10 @@ local C = require("lib.common")
 local pages = require("lib.pages")
 local staff = require("lib.staff")
 local J = require("lib.jobs")
+local refusal = require("lib.refusal")
 
 local STAFF = { "staff", "admin" }
 local VOLUNTEER = { "volunteer" }
-
--- the time fields of the shift and plan forms: "HH:MM", the end after the start
-local function check_times(values)
-  local errs = {}
-  if not C.is_hhmm(values.start) then
-    errs.start = "开始时间请按“时:分”填写，例如 09:00。"
-  end
-  if not C.is_hhmm(values["end"]) then
-    errs["end"] = "结束时间请按“时:分”填写，例如 11:30。"
-  elseif not errs.start and values["end"] <= values.start then
-    errs["end"] = "结束时间要晚于开始时间。"
-  end
-  if next(errs) then
-    return errs
-  end
-end
 
 local RESIDENT_HELP = "只给报名这次探访的志愿者看姓名和地址；电话只有工作人员能看到。"
 
@@ -51,6 +36,80 @@ return {
                         label = "上门探访的住户姓名、地址、电话和探访记录在探访结束后保留几天" },
     inactive_keep_days = { type = "number", default = 365, min = 30, max = 3650,
                            label = "停用的志愿者资料在停用几天后匿名" },
+  },
+
+  forms = {
+    -- the public application, also used by staff who add a volunteer themselves
+    join = {
+      title = "志愿者报名",
+      fields = {
+        { name = "name", type = "text", label = "姓名", required = true, min = 2, max = 20 },
+        { name = "phone", type = "phone", label = "手机号", required = true,
+          help = "审核通过后，这个号码就是您的登录名（前面加 v）。" },
+        { name = "skills", type = "multiselect", label = "特长", choices = C.SKILLS,
+          help = "有些班次需要特长，例如陪老人看病需要会开车。没有可以不选。" },
+        { name = "days", type = "multiselect", label = "一般哪几天有空", choices = C.DAYS,
+          help = "不选表示哪天都可以问您。" },
+        { name = "parts", type = "multiselect", label = "一般什么时段有空", choices = C.PARTS },
+        { name = "availability_note", type = "text", label = "其他说明", max = 100,
+          help = "例如：寒暑假有空、每月第一周出差。" },
+        { name = "consent", type = "consent", label = "我同意社区保存以上信息，用来安排志愿服务", required = true,
+          purpose = "姓名、手机号、特长和空闲时间只用来排班、提醒和统计服务时长，不会给别人。" },
+      },
+    },
+    shift = {
+      title = "新建班次",
+      fields = {
+        { name = "kind", type = "enum", label = "班次类型", required = true,
+          choices = { { "place", "活动或服务点" }, { "visit", "上门探访" } } },
+        { name = "role", type = "text", label = "做什么", required = true, max = 40,
+          help = "例如：活动引导、协助测血压、陪老人聊天打扫。" },
+        { name = "event_id", type = "number", label = "属于哪个活动", min = 1 },
+        { name = "place", type = "text", label = "地点", required = true, max = 100,
+          show_if = { field = "kind", equals = "place" } },
+        { name = "resident_name", type = "text", label = "探访对象姓名", required = true, max = 20,
+          help = RESIDENT_HELP, show_if = { field = "kind", equals = "visit" } },
+        { name = "resident_address", type = "text", label = "探访地址", required = true, max = 100,
+          show_if = { field = "kind", equals = "visit" } },
+        { name = "resident_phone", type = "phone", label = "探访对象或家属电话（只给工作人员看）",
+          show_if = { field = "kind", equals = "visit" } },
+        { name = "day", type = "date", label = "日期", required = true },
+        { name = "start", type = "text", label = "开始时间", required = true, max = 5, help = "例如 09:00" },
+        { name = "end", type = "text", label = "结束时间", required = true, max = 5, help = "例如 11:30" },
+        { name = "headcount", type = "number", label = "需要几个人", required = true, min = 1, max = 100 },
+        { name = "skill", type = "enum", label = "需要的特长", choices = C.SKILLS,
+          help = "不选表示谁都可以报名。" },
+        { name = "note", type = "text", label = "备注", max = 200 },
+      },
+      validate = C.check_times,
+    },
+    plan = {
+      title = "新建定期探访计划",
+      fields = {
+        { name = "title", type = "text", label = "计划名称", required = true, max = 60,
+          help = "例如：每周二探访独居老人" },
+        { name = "role", type = "text", label = "做什么", required = true, max = 40 },
+        { name = "resident_name", type = "text", label = "探访对象姓名", required = true, max = 20,
+          help = RESIDENT_HELP },
+        { name = "resident_address", type = "text", label = "探访地址", required = true, max = 100 },
+        { name = "resident_phone", type = "phone", label = "探访对象或家属电话（只给工作人员看）" },
+        { name = "weekday", type = "enum", label = "每周哪一天", required = true, choices = C.DAYS },
+        { name = "start", type = "text", label = "开始时间", required = true, max = 5 },
+        { name = "end", type = "text", label = "结束时间", required = true, max = 5 },
+        { name = "headcount", type = "number", label = "需要几个人", required = true, min = 1, max = 10 },
+        { name = "skill", type = "enum", label = "需要的特长", choices = C.SKILLS },
+      },
+      validate = C.check_times,
+    },
+    note = {
+      title = "探访记录",
+      fields = {
+        { name = "done_text", type = "textarea", label = "这次做了什么", required = true, max = 1000,
+          help = "例如：打扫了厨房，陪老人聊天一小时。" },
+        { name = "concern", type = "textarea", label = "需要社区注意的情况", max = 1000,
+          help = "例如：老人说最近头晕、家里燃气有味道。写了会提醒工作人员处理。" },
+      },
+    },
   },
 
   tables = {
@@ -128,81 +187,8 @@ return {
                     ORDER BY s.starts_at DESC LIMIT 50]],
   },
 
-  forms = {
-    -- the public application, also used by staff who add a volunteer themselves
-    join = {
-      title = "志愿者报名",
-      fields = {
-        { name = "name", type = "text", label = "姓名", required = true, min = 2, max = 20 },
-        { name = "phone", type = "phone", label = "手机号", required = true,
-          help = "审核通过后，这个号码就是您的登录名（前面加 v）。" },
-        { name = "skills", type = "multiselect", label = "特长", choices = C.SKILLS,
-          help = "有些班次需要特长，例如陪老人看病需要会开车。没有可以不选。" },
-        { name = "days", type = "multiselect", label = "一般哪几天有空", choices = C.DAYS,
-          help = "不选表示哪天都可以问您。" },
-        { name = "parts", type = "multiselect", label = "一般什么时段有空", choices = C.PARTS },
-        { name = "availability_note", type = "text", label = "其他说明", max = 100,
-          help = "例如：寒暑假有空、每月第一周出差。" },
-        { name = "consent", type = "consent", label = "我同意社区保存以上信息，用来安排志愿服务", required = true,
-          purpose = "姓名、手机号、特长和空闲时间只用来排班、提醒和统计服务时长，不会给别人。" },
-      },
-    },
-    shift = {
-      title = "新建班次",
-      fields = {
-        { name = "kind", type = "enum", label = "班次类型", required = true,
-          choices = { { "place", "活动或服务点" }, { "visit", "上门探访" } } },
-        { name = "role", type = "text", label = "做什么", required = true, max = 40,
-          help = "例如：活动引导、协助测血压、陪老人聊天打扫。" },
-        { name = "event_id", type = "number", label = "属于哪个活动", min = 1 },
-        { name = "place", type = "text", label = "地点", required = true, max = 100,
-          show_if = { field = "kind", equals = "place" } },
-        { name = "resident_name", type = "text", label = "探访对象姓名", required = true, max = 20,
-          help = RESIDENT_HELP, show_if = { field = "kind", equals = "visit" } },
-        { name = "resident_address", type = "text", label = "探访地址", required = true, max = 100,
-          show_if = { field = "kind", equals = "visit" } },
-        { name = "resident_phone", type = "phone", label = "探访对象或家属电话（只给工作人员看）",
-          show_if = { field = "kind", equals = "visit" } },
-        { name = "day", type = "date", label = "日期", required = true },
-        { name = "start", type = "text", label = "开始时间", required = true, max = 5, help = "例如 09:00" },
-        { name = "end", type = "text", label = "结束时间", required = true, max = 5, help = "例如 11:30" },
-        { name = "headcount", type = "number", label = "需要几个人", required = true, min = 1, max = 100 },
-        { name = "skill", type = "enum", label = "需要的特长", choices = C.SKILLS,
-          help = "不选表示谁都可以报名。" },
-        { name = "note", type = "text", label = "备注", max = 200 },
-      },
-      validate = check_times,
-    },
-    plan = {
-      title = "新建定期探访计划",
-      fields = {
-        { name = "title", type = "text", label = "计划名称", required = true, max = 60,
-          help = "例如：每周二探访独居老人" },
-        { name = "role", type = "text", label = "做什么", required = true, max = 40 },
-        { name = "resident_name", type = "text", label = "探访对象姓名", required = true, max = 20,
-          help = RESIDENT_HELP },
-        { name = "resident_address", type = "text", label = "探访地址", required = true, max = 100 },
-        { name = "resident_phone", type = "phone", label = "探访对象或家属电话（只给工作人员看）" },
-        { name = "weekday", type = "enum", label = "每周哪一天", required = true, choices = C.DAYS },
-        { name = "start", type = "text", label = "开始时间", required = true, max = 5 },
-        { name = "end", type = "text", label = "结束时间", required = true, max = 5 },
-        { name = "headcount", type = "number", label = "需要几个人", required = true, min = 1, max = 10 },
-        { name = "skill", type = "enum", label = "需要的特长", choices = C.SKILLS },
-      },
-      validate = check_times,
-    },
-    note = {
-      title = "探访记录",
-      fields = {
-        { name = "done_text", type = "textarea", label = "这次做了什么", required = true, max = 1000,
-          help = "例如：打扫了厨房，陪老人聊天一小时。" },
-        { name = "concern", type = "textarea", label = "需要社区注意的情况", max = 1000,
-          help = "例如：老人说最近头晕、家里燃气有味道。写了会提醒工作人员处理。" },
-      },
-    },
-  },
-
-  routes = {
+  -- Behind the host's role checks; a handler may refuse() (lib/refusal.lua).
+  routes = refusal.routes {
     -- residents who want to volunteer
     { method = "GET", path = "/", handler = pages.join_page },
     { method = "POST", path = "/", handler = pages.join_post },
@@ -253,10 +239,10 @@ return {
 
   jobs = {
     -- keeps the care plans' shifts a few weeks ahead (idempotent)
-    { name = "plans", every = "daily", handler = function() J.generate() end },
+    { name = "plans", every = "daily", handler = J.generate },
     -- residents' data of old visits removed, long-inactive volunteers anonymised
-    { name = "retention", every = "daily", handler = function() J.retention() end },
+    { name = "retention", every = "daily", handler = J.retention },
     -- the day-before reminders (each one once, however often this runs)
-    { name = "reminders", every = "hourly", handler = function() J.remind() end },
+    { name = "reminders", every = "hourly", handler = J.remind },
   },
 }

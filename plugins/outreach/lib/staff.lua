@@ -8,11 +8,11 @@
 -- portal.has_grant("health"). Every page with personal data writes an audit entry.
 local rules = require("lib.rules")
 local readings = require("lib.readings")
+local refuse = require("lib.refusal").refuse
 
 local M = {}
 local db = portal.db
 
-local NOT_FOUND = { status = 404, error = "没有找到这个健康服务日。" }
 local WEEKDAYS = { "日", "一", "二", "三", "四", "五", "六" }
 
 local function now_text()
@@ -53,6 +53,11 @@ local function own_event(id)
   if ev and (ev.kind == rules.PREPREG or ev.kind == rules.SCREENING) then
     return ev
   end
+end
+
+-- The outreach day {id} of the path, or refuse (404).
+local function day_of(req)
+  return own_event(req.params.id) or refuse("没有找到这个健康服务日。", 404, "not_found")
 end
 
 -- The thresholds of the settings, in the shape readings.findings wants.
@@ -125,8 +130,7 @@ end
 
 -- GET /days/{id}: one day for the staff on duty.
 function M.day(req)
-  local ev = own_event(req.params.id)
-  if not ev then return NOT_FOUND end
+  local ev = day_of(req)
   local prepreg = ev.kind == rules.PREPREG
   local health = portal.has_grant("health")
   local slots, slot_by_id = slots_of(ev)
@@ -178,8 +182,7 @@ end
 
 -- GET /days/{id}/print: the sign-in sheet of one day, phones masked, nothing sensitive.
 function M.print(req)
-  local ev = own_event(req.params.id)
-  if not ev then return NOT_FOUND end
+  local ev = day_of(req)
   local _, slot_by_id = slots_of(ev)
   local rows = {}
   for _, reg in ipairs(live_registrations(ev)) do
@@ -197,13 +200,15 @@ function M.print(req)
     prepreg = ev.kind == rules.PREPREG, rows = rows, count = #rows } }
 end
 
--- The registration {code} of screening day {id}, with the day; nil when it is not one.
-local function screening_registration(id, code)
-  local ev = own_event(id)
-  local reg = ev and ev.kind == rules.SCREENING and portal.events.registration(code or "")
+-- The registration {code} of screening day {id} of the path, with the day; refuse (404)
+-- when it is not one.
+local function screening_registration(req)
+  local ev = own_event(req.params.id)
+  local reg = ev and ev.kind == rules.SCREENING and portal.events.registration(req.params.code or "")
   if reg and reg.event_id == ev.id then
     return ev, reg
   end
+  refuse("这个报名码不是这次检测的报名。", 404, "not_found")
 end
 
 local function reading_page(status, ev, reg, input, errors, saved)
@@ -223,8 +228,7 @@ end
 
 -- GET /days/{id}/readings/{code}: the resident's readings so far and the form for a new one.
 function M.reading_form(req)
-  local ev, reg = screening_registration(req.params.id, req.params.code)
-  if not ev then return { status = 404, error = "这个报名码不是这次检测的报名。" } end
+  local ev, reg = screening_registration(req)
   return reading_page(200, ev, reg, nil, nil, req.query.saved ~= nil)
 end
 
@@ -254,10 +258,9 @@ end
 
 -- POST /days/{id}/readings/{code}: record a reading (M.store).
 function M.record_reading(req)
-  local ev, reg = screening_registration(req.params.id, req.params.code)
-  if not ev then return { status = 404, error = "这个报名码不是这次检测的报名。" } end
+  local ev, reg = screening_registration(req)
   if reg.status ~= "confirmed" then
-    return { status = 409, error = "这位居民现在不是“已报名”（在候补或已取消），不能记录测量结果。" }
+    refuse("这位居民现在不是“已报名”（在候补或已取消），不能记录测量结果。", 409, "conflict")
   end
   local ok, v, errors = portal.form.validate("reading")
   if not ok then
@@ -273,7 +276,7 @@ function M.slip(req)
   local r = db.get("readings", tonumber(req.params.id) or 0)
   local reg = r and r.referral_note and r.reg_code and portal.events.registration(r.reg_code)
   local ev = reg and own_event(r.event_id)
-  if not ev then return { status = 404, error = "没有这张转诊建议单（可能已经过了保存期限）。" } end
+  if not ev then refuse("没有这张转诊建议单（可能已经过了保存期限）。", 404, "not_found") end
   portal.audit("referral.print", "registration", reg.code, { event_id = ev.id })
   return { template = "outreach_slip", data = {
     title = "转诊建议单", name = reg.name, code = reg.code, event = ev.title, day = day_text(ev.starts_at),
@@ -283,7 +286,7 @@ end
 -- POST /followups/{id}/done: the staff member called the resident (or saw them again).
 function M.followup_done(req)
   local f = db.get("followups", tonumber(req.params.id) or 0)
-  if not f then return { status = 404, error = "没有这条随访。" } end
+  if not f then refuse("没有这条随访。", 404, "not_found") end
   if f.status ~= "done" then
     db.update("followups", { id = f.id }, { status = "done", done_by = portal.user().username, done_at = now_text() })
     portal.audit("followup.done", "followup", tostring(f.id), { event_id = f.event_id })
@@ -296,7 +299,7 @@ end
 function M.summary_csv(req)
   local year = req.query.year or portal.time.date("%Y")
   if not year:match("^20%d%d$") then
-    return { status = 400, error = "年份不对，请写四位数，例如 2026。" }
+    refuse("年份不对，请写四位数，例如 2026。", 400, "bad_request")
   end
   local fu = {}
   for _, row in ipairs(db.query("followups_by_event", { year .. "-01-01", (tonumber(year) + 1) .. "-01-01" })) do

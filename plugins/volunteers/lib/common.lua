@@ -127,6 +127,22 @@ function M.is_hhmm(s)
   return h ~= nil and tonumber(h) < 24 and tonumber(m) < 60
 end
 
+-- validate(values) of the shift and plan forms: "HH:MM" times, the end after the start
+function M.check_times(values)
+  local errs = {}
+  if not M.is_hhmm(values.start) then
+    errs.start = "开始时间请按“时:分”填写，例如 09:00。"
+  end
+  if not M.is_hhmm(values["end"]) then
+    errs["end"] = "结束时间请按“时:分”填写，例如 11:30。"
+  elseif not errs.start and values["end"] <= values.start then
+    errs["end"] = "结束时间要晚于开始时间。"
+  end
+  if next(errs) then
+    return errs
+  end
+end
+
 -- 150 -> "2.5"; 120 -> "2"
 function M.hours_text(minutes)
   minutes = math.tointeger(minutes) or math.floor((minutes or 0) + 0.5)
@@ -150,6 +166,11 @@ function M.parse_hours(s)
   return minutes
 end
 
+-- The {id} of the path as an integer; 0 (matching no row) when it is not one.
+function M.path_id(req)
+  return math.tointeger(tonumber(req.params.id)) or 0
+end
+
 -- Who is signed in -----------------------------------------------------------------------
 
 -- The signed-in volunteer's row, or nil. A profile is linked by username, which the core
@@ -166,11 +187,6 @@ end
 function M.staff_name()
   local u = portal.user()
   return u and u.username or "api"
-end
-
--- the error page/JSON shape for a refusal
-function M.refuse(status, message, code)
-  return { status = status, error = message, code = code or "refused" }
 end
 
 return M

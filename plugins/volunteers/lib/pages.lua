@@ -3,6 +3,7 @@
 local db = portal.db
 local C = require("lib.common")
 local R = require("lib.rules")
+local refuse = require("lib.refusal").refuse
 local M = {}
 
 -- Public application ------------------------------------------------------------------
@@ -32,8 +33,9 @@ end
 
 -- The volunteer's page ------------------------------------------------------------------
 
-local function not_linked()
-  return C.refuse(403, "您的账号还没有对应的志愿者资料，请联系社区工作人员。", "no_profile")
+-- The signed-in volunteer's row, or refuse (403) when the account has no profile.
+local function signed_in()
+  return C.me() or refuse("您的账号还没有对应的志愿者资料，请联系社区工作人员。", 403, "no_profile")
 end
 
 local function where_public(s)
@@ -62,10 +64,7 @@ local NOTICES = {
 }
 
 function M.me(req)
-  local vol = C.me()
-  if not vol then
-    return not_linked()
-  end
+  local vol = signed_in()
   local now = C.now_text()
   local mine, past, minutes, mine_ids = {}, {}, 0, {}
   for _, s in ipairs(db.query("mine", { vol.id })) do
@@ -107,10 +106,7 @@ end
 
 -- JSON: the open shifts the signed-in volunteer may take (what the page lists)
 function M.api_open()
-  local vol = C.me()
-  if not vol then
-    return not_linked()
-  end
+  local vol = signed_in()
   local now = C.now_text()
   local out = {}
   for _, s in ipairs(R.upcoming(now, C.at(portal.time.now() + portal.config.show_weeks * 7 * 86400))) do
@@ -123,20 +119,9 @@ function M.api_open()
   return { json = { shifts = out } }
 end
 
-local function shift_id(req)
-  return math.tointeger(tonumber(req.params.id))
-end
-
 -- sign up (R.take) or withdraw (R.release) the signed-in volunteer
 local function own_change(req, rule, api_status, api_json, done)
-  local vol = C.me()
-  if not vol then
-    return not_linked()
-  end
-  local res = rule(shift_id(req) or 0, vol.id, false)
-  if res.code then
-    return R.refusal(res.code, res.shift)
-  end
+  local res = rule(C.path_id(req), signed_in().id, false)
   if req.is_api then
     return { status = api_status, json = api_json(res) }
   end
@@ -155,27 +140,19 @@ function M.withdraw(req)
   end, "withdrawn")
 end
 
--- The volunteer's own shift: a visit's name and address only when they are on it.
+-- The signed-in volunteer, shift {id} and whether they are on it (refuses when there is no
+-- such shift).
 local function own_shift(req)
-  local vol = C.me()
-  if not vol then
-    return nil, not_linked()
-  end
-  local s = db.get("shifts", shift_id(req) or 0)
-  if not s then
-    return nil, R.refusal("not_found")
-  end
+  local vol = signed_in()
+  local s = db.get("shifts", C.path_id(req)) or R.refuse("not_found")
   local own = db.count("assignments", { shift_id = s.id, volunteer_id = vol.id }) > 0
   return vol, s, own
 end
 
 function M.shift(req)
   local vol, s, own = own_shift(req)
-  if not vol then
-    return s
-  end
   if s.kind == "visit" and not own then
-    return R.refusal("not_found")           -- another volunteer's visit: not even that it exists
+    R.refuse("not_found")           -- another volunteer's visit: not even that it exists
   end
   local it = mine_item(s, own)
   if not own then
@@ -198,32 +175,23 @@ end
 -- only the volunteer on a visit, once it has started
 local function note_shift(req)
   local vol, s, own = own_shift(req)
-  if not vol then
-    return nil, s
-  end
   if not own or s.kind ~= "visit" then
-    return nil, R.refusal("not_signed")
+    R.refuse("not_signed")
   end
   if s.starts_at > C.now_text() then
-    return nil, C.refuse(409, "探访开始以后才能写记录。", "too_early")
+    refuse("探访开始以后才能写记录。", 409, "too_early")
   end
   return vol, s
 end
 
 function M.note_page(req)
   local vol, s = note_shift(req)
-  if not vol then
-    return s
-  end
   local old = db.find("notes", { shift_id = s.id, volunteer_id = vol.id }, { limit = 1 })[1]
   return note_form(200, s, old and { done_text = old.done_text, concern = old.concern })
 end
 
 function M.note_post(req)
   local vol, s = note_shift(req)
-  if not vol then
-    return s
-  end
   local ok, v, errors = portal.form.validate("note")
   if not ok then
     return note_form(422, s, req.form, errors)

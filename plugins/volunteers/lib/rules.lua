@@ -4,6 +4,7 @@
 -- shifts) are decided by the database, not by luck.
 local db = portal.db
 local C = require("lib.common")
+local refuse = require("lib.refusal").refuse
 local M = {}
 
 M.MESSAGES = {
@@ -20,15 +21,15 @@ M.MESSAGES = {
 
 local STATUS = { not_found = 404, inactive = 403, skill = 403 }
 
--- a {status, error, code} response for a refusal code
-function M.refusal(code, shift)
+-- Refuse with the message of a refusal code (the code is also the API's error code).
+function M.refuse(code, shift)
   local msg = M.MESSAGES[code] or code
   if code == "cutoff" then
     msg = msg:format(portal.config.cutoff_hours)
   elseif code == "skill" then
     msg = msg:format(C.skill_label(shift and shift.skill))
   end
-  return C.refuse(STATUS[code] or 409, msg, code)
+  refuse(msg, STATUS[code] or 409, code)
 end
 
 -- true when the shift needs no skill or the volunteer has it
@@ -61,32 +62,32 @@ end
 
 -- Put a volunteer on a shift. by_staff: staff assign, which skips the cut-off and may
 -- record a shift that already took place; everything else holds for staff too.
--- Returns { id = assignment id } or { code = refusal code, shift = row }.
+-- Returns { id = assignment id, shift = row }, or refuses (M.refuse) with nothing written.
 function M.take(shift_id, volunteer_id, by_staff)
   return db.transaction(function()
     local vol = db.query("lock_volunteer", { volunteer_id })[1]
     local shift = db.query("lock_shift", { shift_id })[1]
     if not shift then
-      return { code = "not_found" }
+      M.refuse("not_found")
     end
     if not vol or vol.status ~= "active" then
-      return { code = "inactive", shift = shift }
+      M.refuse("inactive", shift)
     end
     local closed = not by_staff and M.closed(shift)
     if closed then
-      return { code = closed, shift = shift }
+      M.refuse(closed, shift)
     end
     if not M.qualifies(vol, shift) then
-      return { code = "skill", shift = shift }
+      M.refuse("skill", shift)
     end
     if db.count("assignments", { shift_id = shift.id, volunteer_id = vol.id }) > 0 then
-      return { code = "already", shift = shift }
+      M.refuse("already", shift)
     end
     if db.query("overlapping", { vol.id, shift.ends_at, shift.starts_at })[1].n > 0 then
-      return { code = "overlap", shift = shift }
+      M.refuse("overlap", shift)
     end
     if db.query("taken", { shift.id })[1].n >= shift.headcount then
-      return { code = "full", shift = shift }
+      M.refuse("full", shift)
     end
     local id = db.insert("assignments", {
       shift_id = shift.id, volunteer_id = vol.id, by_staff = by_staff and 1 or 0,
@@ -96,20 +97,21 @@ function M.take(shift_id, volunteer_id, by_staff)
   end)
 end
 
--- Take a volunteer off a shift. by_staff skips the cut-off. Same result shape as take.
+-- Take a volunteer off a shift. by_staff skips the cut-off. Returns { shift = row }, or
+-- refuses like take.
 function M.release(shift_id, volunteer_id, by_staff)
   return db.transaction(function()
     local shift = db.query("lock_shift", { shift_id })[1]
     if not shift then
-      return { code = "not_found" }
+      M.refuse("not_found")
     end
     local closed = not by_staff and M.closed(shift)
     if closed then
-      return { code = closed, shift = shift }
+      M.refuse(closed, shift)
     end
     local n = db.delete("assignments", { shift_id = shift.id, volunteer_id = volunteer_id })
     if n == 0 then
-      return { code = "not_signed", shift = shift }
+      M.refuse("not_signed", shift)
     end
     return { shift = shift }
   end)

@@ -4,18 +4,16 @@ local db = portal.db
 local C = require("lib.common")
 local R = require("lib.rules")
 local J = require("lib.jobs")
+local refusal = require("lib.refusal")
+local refuse = refusal.refuse
 local M = {}
 
 local BASE = "/p/volunteers/staff"
 
-local function id_of(req)
-  return math.tointeger(tonumber(req.params.id)) or 0
-end
-
--- 422 with the form's messages: a page (render) or the JSON error shape
+-- 422 with the form's messages: the page again (render), or a refusal on the API
 local function invalid(req, errors, render)
   if req.is_api then
-    return { status = 422, error = "请检查填写的内容。", code = "invalid", fields = errors }
+    refuse("请检查填写的内容。", 422, "invalid", errors)
   end
   return render(422, req.form, errors)
 end
@@ -112,13 +110,13 @@ function M.volunteer_create(req)
   if not ok then
     return invalid(req, errors, volunteers_page)
   end
-  local out = db.transaction(function()
+  local out, no = refusal.catch(db.transaction, function()
     if db.count("volunteers", { phone = v.phone }) > 0 then
-      return { err = "这个手机号的志愿者已经有了。" }
+      refuse("这个手机号的志愿者已经有了。", 409, "duplicate")
     end
     local acc, err = create_account(v.phone, v.name)
     if not acc then
-      return { err = err }
+      refuse(err, 409, "duplicate")
     end
     local row = C.profile_row(v, "active")
     for k, val in pairs(activated(acc)) do
@@ -127,45 +125,42 @@ function M.volunteer_create(req)
     local id = assert(db.insert("volunteers", row), "phone taken meanwhile")
     return { vol = db.get("volunteers", id), acc = acc }
   end)
-  if out.err then
+  if no then
     if req.is_api then
-      return C.refuse(409, out.err, "duplicate")
+      return refusal.response(no)
     end
-    return volunteers_page(409, req.form, { phone = out.err })
+    return volunteers_page(409, req.form, { phone = no.message })   -- the form again, by the phone
   end
   return account_page(req, out.vol, out.acc)
 end
 
 function M.approve(req)
   local out = db.transaction(function()
-    local vol = db.query("lock_volunteer", { id_of(req) })[1]
+    local vol = db.query("lock_volunteer", { C.path_id(req) })[1]
     if not vol then
-      return { status = 404, err = "找不到这位志愿者。" }
+      refuse("找不到这位志愿者。", 404)
     end
     if vol.status ~= "pending" then
-      return { status = 409, err = "这位志愿者已经审核过了。" }
+      refuse("这位志愿者已经审核过了。")
     end
     vol = db.get("volunteers", vol.id)
     local acc, err = create_account(vol.phone, vol.name)
     if not acc then
-      return { status = 409, err = err }
+      refuse(err)
     end
     db.update("volunteers", { id = vol.id }, activated(acc))
     return { vol = vol, acc = acc }
   end)
-  if out.err then
-    return C.refuse(out.status, out.err)
-  end
   return account_page(req, out.vol, out.acc)
 end
 
 -- An application that is turned down is deleted: nothing kept that is not needed.
 function M.reject(req)
-  local n = db.delete("volunteers", { id = id_of(req), status = "pending" })
+  local n = db.delete("volunteers", { id = C.path_id(req), status = "pending" })
   if n == 0 then
-    return C.refuse(404, "找不到这份待审核的报名。")
+    refuse("找不到这份待审核的报名。", 404)
   end
-  portal.audit("volunteer.reject", "volunteer", tostring(id_of(req)))
+  portal.audit("volunteer.reject", "volunteer", tostring(C.path_id(req)))
   return { redirect = BASE .. "/volunteers" }
 end
 
@@ -173,10 +168,7 @@ local VOLUNTEER_NOTICES = { deactivated = "已停用：这位志愿者不能再�
                             reactivated = "已恢复：这位志愿者可以重新登录和报名了。" }
 
 function M.volunteer(req)
-  local v = db.get("volunteers", id_of(req))
-  if not v then
-    return C.refuse(404, "找不到这位志愿者。")
-  end
+  local v = db.get("volunteers", C.path_id(req)) or refuse("找不到这位志愿者。", 404)
   local item = volunteer_item(v)
   item.phone_full = v.anonymised_at and "" or v.phone
   item.can_deactivate = v.status == "active"
@@ -205,16 +197,16 @@ end
 -- profile cannot come back.
 local function set_active(req, on)
   local out = db.transaction(function()
-    local vol = db.query("lock_volunteer", { id_of(req) })[1]
+    local vol = db.query("lock_volunteer", { C.path_id(req) })[1]
     if not vol then
-      return { status = 404, err = "找不到这位志愿者。" }
+      refuse("找不到这位志愿者。", 404)
     end
     vol = db.get("volunteers", vol.id)
     if on and (vol.status ~= "inactive" or vol.anonymised_at) then
-      return { status = 409, err = vol.anonymised_at and "这位志愿者的资料已按保存期限匿名，不能恢复；请重新登记。"
-                                  or "这位志愿者没有停用。" }
+      refuse(vol.anonymised_at and "这位志愿者的资料已按保存期限匿名，不能恢复；请重新登记。"
+                               or "这位志愿者没有停用。")
     elseif not on and vol.status ~= "active" then
-      return { status = 409, err = "只有在岗的志愿者可以停用。" }
+      refuse("只有在岗的志愿者可以停用。")
     end
     db.update("volunteers", { id = vol.id }, on
       and { status = "active", inactive_since = db.NULL, inactive_by = db.NULL }
@@ -227,9 +219,6 @@ local function set_active(req, on)
                  { shifts_ahead = ahead })
     return { id = vol.id }
   end)
-  if out.err then
-    return C.refuse(out.status, out.err)
-  end
   return { redirect = BASE .. "/volunteers/" .. out.id .. "?done=" .. (on and "reactivated" or "deactivated") }
 end
 
@@ -310,10 +299,7 @@ local NOTICES = {
 }
 
 function M.shift(req)
-  local s = db.get("shifts", id_of(req))
-  if not s then
-    return C.refuse(404, "找不到这个班次。")
-  end
+  local s = db.get("shifts", C.path_id(req)) or refuse("找不到这个班次。", 404)
   local roster, on = {}, {}
   for _, a in ipairs(db.query("roster", { s.id })) do
     on[a.volunteer_id] = true
@@ -357,12 +343,9 @@ end
 
 -- assign or unassign (rule: R.take or R.release) the form's volunteer_id, audited
 local function roster_change(req, rule, action, done)
-  local res = rule(id_of(req), volunteer_param(req), true)
-  if res.code then
-    return R.refusal(res.code, res.shift)
-  end
-  portal.audit(action, "shift", tostring(id_of(req)), { volunteer_id = volunteer_param(req) })
-  return { redirect = BASE .. "/shifts/" .. id_of(req) .. "?done=" .. done }
+  rule(C.path_id(req), volunteer_param(req), true)
+  portal.audit(action, "shift", tostring(C.path_id(req)), { volunteer_id = volunteer_param(req) })
+  return { redirect = BASE .. "/shifts/" .. C.path_id(req) .. "?done=" .. done }
 end
 
 function M.assign(req)
@@ -375,12 +358,9 @@ end
 
 -- After a shift has started: present (with the hours actually worked) or no-show.
 function M.attendance(req)
-  local s = db.get("shifts", id_of(req))
-  if not s then
-    return C.refuse(404, "找不到这个班次。")
-  end
+  local s = db.get("shifts", C.path_id(req)) or refuse("找不到这个班次。", 404)
   if s.starts_at > C.now_text() then
-    return C.refuse(409, "班次开始以后才能确认出勤。", "too_early")
+    refuse("班次开始以后才能确认出勤。", 409, "too_early")
   end
   local att = req.form.attendance
   local minutes
@@ -388,20 +368,20 @@ function M.attendance(req)
     local err
     minutes, err = C.parse_hours(req.form.hours)
     if not minutes or minutes == 0 then
-      return { status = 422, error = err or "参加了的话，时长要大于0。", code = "invalid",
-               fields = { hours = err or "参加了的话，时长要大于0。" } }
+      err = err or "参加了的话，时长要大于0。"
+      refuse(err, 422, "invalid", { hours = err })
     end
   elseif att == "no_show" then
     minutes = 0
   else
-    return { status = 422, error = "请选择“参加了”或“没来”。", code = "invalid",
-             fields = { attendance = "请选择“参加了”或“没来”。" } }
+    local msg = "请选择“参加了”或“没来”。"
+    refuse(msg, 422, "invalid", { attendance = msg })
   end
   local n = db.update("assignments", { shift_id = s.id, volunteer_id = volunteer_param(req) }, {
     attendance = att, minutes = minutes, confirmed_by = C.staff_name(), confirmed_at = C.now_text(),
   })
   if n == 0 then
-    return C.refuse(404, "这位志愿者不在这个班次上。")
+    refuse("这位志愿者不在这个班次上。", 404)
   end
   portal.audit("shift.attendance", "shift", tostring(s.id),
                { volunteer_id = volunteer_param(req), attendance = att, minutes = minutes })
@@ -453,10 +433,7 @@ function M.coverage(req)
 end
 
 function M.call(req)
-  local s = db.get("shifts", id_of(req))
-  if not s then
-    return C.refuse(404, "找不到这个班次。")
-  end
+  local s = db.get("shifts", C.path_id(req)) or refuse("找不到这个班次。", 404)
   local n = J.call_for(s)
   portal.audit("shift.call", "shift", tostring(s.id), { queued = n })
   return { redirect = "/p/volunteers/staff/coverage?called=" .. n }
@@ -564,10 +541,7 @@ function M.hours_csv(req)
 end
 
 function M.certificate(req)
-  local v = db.get("volunteers", id_of(req))
-  if not v then
-    return C.refuse(404, "找不到这位志愿者。")
-  end
+  local v = db.get("volunteers", C.path_id(req)) or refuse("找不到这位志愿者。", 404)
   local from, to, from_at, to_at = period(req)
   local list, minutes = {}, 0
   for _, s in ipairs(db.query("served", { v.id, from_at, to_at })) do
@@ -587,12 +561,12 @@ end
 -- Visit concerns -------------------------------------------------------------------------
 
 function M.handled(req)
-  local n = db.update("notes", { id = id_of(req), concern_open = 1 },
+  local n = db.update("notes", { id = C.path_id(req), concern_open = 1 },
                       { concern_open = 0, handled_by = C.staff_name(), handled_at = C.now_text() })
   if n == 0 then
-    return C.refuse(404, "这条情况已经处理过了。")
+    refuse("这条情况已经处理过了。", 404)
   end
-  portal.audit("concern.handled", "note", tostring(id_of(req)))
+  portal.audit("concern.handled", "note", tostring(C.path_id(req)))
   return { redirect = BASE }
 end
 

@@ -10,7 +10,7 @@ local util = require("lib.util")
 local rules = require("lib.rules")
 local cats = require("lib.cats")
 
-local refuse = util.refuse
+local refuse = require("lib.refusal").refuse
 local M = {}
 
 M.STATUS = { draft = "草稿（名单未审批）", approved = "已审批，发放中", closed = "已结束" }

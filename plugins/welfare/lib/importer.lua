@@ -4,6 +4,7 @@
 local db = portal.db
 local cats = require("lib.cats")
 local util = require("lib.util")
+local refusal = require("lib.refusal")
 
 local M = {}
 
@@ -244,7 +245,7 @@ end
 -- rows as check() gave them. Returns the count, or nil, message.
 function M.commit(rows, user)
   local now = util.now()
-  local ok, res = pcall(db.transaction, function()
+  local n, no = refusal.catch(db.transaction, function()
     for _, h in ipairs(rows) do
       local id = db.insert("households", {
         head_name = h.head_name, members = h.members, address = h.address,
@@ -252,18 +253,15 @@ function M.commit(rows, user)
         note = h.note, created_by = user, created_at = now,
       })
       if not id then
-        error({ user_error = string.format("第%d行：这一户刚刚已由别人录入（户主和地址相同）。整个文件都没有导入，请重新检查后再导入。", h.line) })
+        refusal.refuse(string.format("第%d行：这一户刚刚已由别人录入（户主和地址相同）。整个文件都没有导入，请重新检查后再导入。", h.line))
       end
     end
     return #rows
   end)
-  if ok then
-    return res
+  if no then
+    return nil, no.message
   end
-  if type(res) == "table" and res.user_error then
-    return nil, res.user_error
-  end
-  error(res, 0)
+  return n
 end
 
 -- One household typed in by staff. Returns its id, or nil, list of problems.

@@ -62,24 +62,6 @@ function M.me()
   return { username = u.username, name = u.display_name or u.username, roles = roles, grid = u.grid }
 end
 
--- A refusal a person can act on: raised inside operations, turned into a message by run().
-function M.refuse(message, status, code)
-  error({ user_error = message, status = status or 409, code = code or "refused" }, 0)
-end
-
--- Run fn(...); a refusal comes back as nil, { message, status, code }; other errors raise.
-function M.run(fn, ...)
-  local res = table.pack(pcall(fn, ...))
-  if res[1] then
-    return table.unpack(res, 2, res.n)
-  end
-  local e = res[2]
-  if type(e) == "table" and e.user_error then
-    return nil, { message = e.user_error, status = e.status or 409, code = e.code or "refused" }
-  end
-  error(e, 0)
-end
-
 -- A LIKE pattern for text typed by a person: % and _ are taken literally.
 function M.like_escape(s)
   return (s:gsub("[\\%%_]", "\\%0"))
