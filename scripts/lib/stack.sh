@@ -182,13 +182,17 @@ portald_pids() {
 # --- nginx ----------------------------------------------------------------------------------
 
 # Replace every @NAME@ placeholder of conf/nginx.conf.in.
+#   render_nginx_conf [UPSTREAM_LINES [HTTP_EXTRA]]: the upstream's server lines ("\n" between
+#   lines; default: this instance's portald socket) and lines for the http block (the cluster's).
 render_nginx_conf() {
-	local user_line=""
+	local user_line="" up=${1:-"server unix:$PORTALD_SOCK;"} extra=${2:-}
 	[ "$(id -u)" -eq 0 ] && user_line="user root;"
 	sed -e "s|@USER_LINE@|$user_line|" -e "s|@RUN@|$RUN|g" -e "s|@LOG@|$LOG|g" \
-		-e "s|@INST@|$INST|g" -e "s|@SOCK@|$PORTALD_SOCK|g" -e "s|@PORT@|$PORT|g" \
+		-e "s|@INST@|$INST|g" -e "s|@PORT@|$PORT|g" \
 		-e "s|@WWW@|$REPO/www|g" -e "s|@CONF@|$REPO/conf|g" \
-		"$REPO/conf/nginx.conf.in" >"$NGINX_CONF.tmp"
+		"$REPO/conf/nginx.conf.in" |
+		awk -v up="$up" -v extra="$extra" '$1 == "@UPSTREAM@" { printf "%s\n", up; next }
+			$1 == "@HTTP_EXTRA@" { if (extra != "") printf "    %s\n", extra; next } { print }' >"$NGINX_CONF.tmp"
 	mv "$NGINX_CONF.tmp" "$NGINX_CONF"
 }
 
@@ -196,6 +200,11 @@ nginx_cmd() { nginx -p "$INST/nginx/" -e "$LOG/nginx-error.log" -c "$NGINX_CONF"
 
 nginx_start() {
 	render_nginx_conf
+	nginx_start_rendered
+}
+
+# Start (or reload) nginx with the configuration already rendered.
+nginx_start_rendered() {
 	nginx_cmd -t -q </dev/null || die "nginx rejects $NGINX_CONF"
 	if pid_alive "$NGINX_PID" nginx; then
 		step "nginx running: reloading its configuration"
