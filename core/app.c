@@ -20,7 +20,7 @@ struct app {
 	db *db;
 	plug_set *plugins;
 	req r;                   /* reused: its buffers keep their capacity */
-	unsigned long db_errors_seen;
+	unsigned long db_errors_seen, db_reruns_seen, db_failovers_seen;
 };
 
 /* The core's routes. Plugins add theirs under their own prefix later. */
@@ -204,6 +204,10 @@ int app_handle(app *ap, req_getter get, void *gctx, req_reader rd, void *rctx, b
 		unsigned long e = db_error_count(ap->db);
 		for (; ap->db_errors_seen < e; ap->db_errors_seen++)
 			met_db_error();
+		for (e = db_rerun_count(ap->db); ap->db_reruns_seen < e; ap->db_reruns_seen++)
+			met_db_rerun();
+		for (e = db_failover_count(ap->db); ap->db_failovers_seen < e; ap->db_failovers_seen++)
+			met_db_failover();
 	}
 	int status = r->status;
 	req_done(r);

@@ -2,6 +2,7 @@
  * prepared statements, text results copied into an arena, error mapping,
  * reconnects, and transactions with retries. The contract is in db.h. */
 #include "db.h"
+#include "log.h"
 #include <errno.h>
 #include <errmsg.h>
 #include <mysql.h>
@@ -374,8 +375,11 @@ static int db_connect(db *d)
 		if (db_connect_to(d, i) != 0)
 			continue;
 		if (i > 0) {
-			if (i != was)
+			if (i != was) {
+				char w[300];
 				d->failovers++;
+				log_warn("database failover", "to=%s reason=\"%s\"", db_where(d, i, w, sizeof w), d->errmsg);
+			}
 			d->alt_since = db_mono();
 		}
 		return 0;
