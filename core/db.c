@@ -66,7 +66,8 @@ struct db {
 	char *user, *password, *name;
 	unsigned t_connect, t_read, t_write;
 	int tx_retries;
-	int sync_wait;                  /* wsrep_sync_wait of the session (Galera) */
+	int sync_wait;                  /* wsrep_sync_wait for causal reads (db_sync_wait) */
+	int sync_now;                   /* the session's wsrep_sync_wait now */
 	int wsrep;                      /* the server connected to runs Galera */
 	time_t alt_since;               /* when we failed over to addr[cur > 0] */
 	unsigned long failovers, reruns;
@@ -298,6 +299,7 @@ static int db_session_wsrep(db *d, MYSQL *my)
 		db_seterr(d, mysql_errno(my), DB_M_SESSION, set, mysql_error(my));
 		return -1;
 	}
+	d->sync_now = d->sync_wait;
 	return 0;
 }
 
@@ -999,6 +1001,19 @@ const char *db_errmsg(const db *d)
 unsigned db_errno(const db *d)
 {
 	return d->err_no;
+}
+
+int db_causal(db *d, int on)
+{
+	int want = on ? d->sync_wait : 0;
+	if (!d->my || !d->wsrep || d->in_tx || d->sync_now == want)
+		return DB_OK;
+	char set[64];
+	snprintf(set, sizeof set, "SET SESSION wsrep_sync_wait = %d", want);
+	int rc = db_query(d, set, 1);
+	if (rc == DB_OK)
+		d->sync_now = want;
+	return rc;
 }
 
 unsigned long db_failover_count(const db *d)

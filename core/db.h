@@ -110,6 +110,12 @@ int db_raw(db *d, const char *sql);
 const char *db_marks(arena *a, size_t n);
 const char *db_errmsg(const db *d);
 unsigned db_errno(const db *d);
+/* Causal reads on or off for what follows (Galera): on, reads wait until the
+ * node applied what the cluster committed before them (wsrep_sync_wait =
+ * db_sync_wait); off, they read what the node has (0). A round trip only when
+ * it changes; nothing without Galera, inside a transaction, or while
+ * disconnected (a new session starts with db_sync_wait). A db_status. */
+int db_causal(db *d, int on);
 /* Reruns of transactions by db_tx (deadlocks, certification failures, lost
  * connections) and moves to a failover server, since db_open (metrics). */
 unsigned long db_rerun_count(const db *d);

@@ -11,7 +11,7 @@
 #
 # Ports: PORTAL_CLUSTER_PORT_BASE (default: the first free block of 16 from 9200) holds, per
 # Galera node i (0-based), client B+4i, group communication B+4i+1, IST B+4i+2, SST B+4i+3,
-# then HAProxy B+12 and its health agent B+13. nginx listens on the instance's PORT.
+# then HAProxy B+12; the test cluster's nginx takes B+14 (the dev cluster's: PORTAL_PORT).
 # Everything lives in the cluster instance folder (var/cluster, or var/test/cluster).
 
 CLUSTER_DB_NODES=3
@@ -148,6 +148,7 @@ galera_start() {
 		--wsrep-slave-threads=2 --binlog-format=ROW --innodb-autoinc-lock-mode=2 \
 		</dev/null >>"$GLOGF" 2>&1 &
 	G_LAUNCHED[$i]=$!
+	disown "$!" 2>/dev/null || true    # no "Killed" job report when a test kills it
 }
 G_LAUNCHED=()
 

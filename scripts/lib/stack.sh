@@ -7,8 +7,10 @@ MIGRATE_USER=portal_migrate
 # Least privilege. The running portal (DB_USER) reads and writes rows and nothing else: it
 # cannot change the schema, drop the audit log's append-only triggers or grant anything.
 # `portald migrate` and `portald plugin test` connect as MIGRATE_USER, which may change the
-# schema of the portal's database only. Neither has GRANT, FILE, PROCESS or SUPER.
-DB_RUNTIME_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES"
+# schema of the portal's database only. Neither has GRANT, FILE, PROCESS or SUPER. No LOCK
+# TABLES or temporary tables for the running portal: nothing uses them, and on a Galera cluster
+# neither holds or replicates across nodes (docs/architecture.md).
+DB_RUNTIME_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE"
 DB_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, TRIGGER, LOCK TABLES, CREATE TEMPORARY TABLES, EXECUTE"
 
 # --- MariaDB --------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ portald_start() {
 	# $! is portald's master itself.)
 	setsid "${PORTALD_ARGV[@]}" serve </dev/null >>"$LOG/portald.log" 2>&1 &
 	PORTALD_LAUNCHED=$!
+	disown "$!" 2>/dev/null || true     # no "Killed" job report when a test kills it
 	if ! wait_until 30 portald_up_or_dead || ! portald_listening; then
 		tail -n 30 "$LOG/portald.log" >&2
 		die "portald did not start (log: $LOG/portald.log)"
