@@ -41,6 +41,7 @@
 #define DB_M_NO_ARENA "db_exec needs an arena to return rows"
 #define DB_M_FETCH "re-fetching column %u failed: %s"
 #define DB_M_NOTREADY "%s is not ready for clients (Galera: wsrep_ready OFF, outside the primary component)"
+#define DB_M_NOTSYNCED "%s is not Synced (Galera wsrep_local_state %s)"
 
 /* One cached prepared statement, chained in its hash bucket. */
 struct db_stmt {
@@ -69,6 +70,7 @@ struct db {
 	int sync_wait;                  /* wsrep_sync_wait for causal reads (db_sync_wait) */
 	int sync_now;                   /* the session's wsrep_sync_wait now */
 	int wsrep;                      /* the server connected to runs Galera */
+	int want_synced;                /* db_connect's first pass: Synced nodes only */
 	time_t alt_since;               /* when we failed over to addr[cur > 0] */
 	unsigned long failovers, reruns;
 	/* transaction state */
@@ -288,9 +290,17 @@ static int db_session_wsrep(db *d, MYSQL *my)
 	d->wsrep = db_row(my, "SELECT @@global.wsrep_on", v, 1) == 1 && strcmp(v[0], "1") == 0;
 	if (!d->wsrep)
 		return 0;
+	char where[300];
 	if (db_row(my, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'", v, 2) != 1 || strcmp(v[1], "ON") != 0) {
-		char where[300];
 		db_seterr(d, ER_UNKNOWN_COM_ERROR, DB_M_NOTREADY, db_where(d, d->cur, where, sizeof where));
+		return -1;
+	}
+	/* first choice: a Synced node; a Joined one is still applying what it
+	 * missed (causal reads would wait for it) and an rsync Donor blocks
+	 * writes while it copies */
+	if (d->want_synced && (db_row(my, "SHOW GLOBAL STATUS LIKE 'wsrep_local_state'", v, 2) != 1 ||
+	                       strcmp(v[1], "4") != 0)) {
+		db_seterr(d, ER_UNKNOWN_COM_ERROR, DB_M_NOTSYNCED, db_where(d, d->cur, where, sizeof where), v[1]);
 		return -1;
 	}
 	char set[64];
@@ -373,8 +383,17 @@ static int db_connect_to(db *d, int i)
 static int db_connect(db *d)
 {
 	int was = d->cur;
-	for (int i = 0; i < d->naddr; i++) {
-		if (db_connect_to(d, i) != 0)
+	/* with a failover list: a Synced node first, then any ready one */
+	for (int i = 0, pass = d->naddr > 1 ? 0 : 1; pass < 2; i++) {
+		if (i == d->naddr) {
+			i = -1;
+			pass++;
+			continue;
+		}
+		d->want_synced = pass == 0;
+		int rc = db_connect_to(d, i);
+		d->want_synced = 0;
+		if (rc != 0)
 			continue;
 		if (i > 0) {
 			if (i != was) {

@@ -106,6 +106,21 @@ gcomm_all() {
 	echo "gcomm://$s"
 }
 
+# The donors node I asks for a state transfer, best first: the nodes no app node writes to,
+# then the others, then anyone (the trailing comma). rsync blocks its donor's writes while it
+# copies (FLUSH TABLES WITH READ LOCK), so the donor should be a node that serves nobody.
+galera_donors() {
+	local i=$1 j k busy=" " list=""
+	for ((k = 1; k <= CLUSTER_APPS; k++)); do busy+="$(((k - 1) % CLUSTER_DB_NODES + 1)) "; done
+	for j in $(seq "$CLUSTER_DB_NODES"); do
+		[ "$j" != "$i" ] && [[ "$busy" != *" $j "* ]] && list+="node$j,"
+	done
+	for j in $(seq "$CLUSTER_DB_NODES"); do
+		[ "$j" != "$i" ] && [[ "$busy" == *" $j "* ]] && list+="node$j,"
+	done
+	echo "$list"
+}
+
 # galera_start I [new]: start node I (new: bootstrap a new cluster from it). Returns at once;
 # wait with galera_wait.
 galera_start() {
@@ -143,8 +158,9 @@ galera_start() {
 		--wsrep-on=ON --wsrep-provider="$GALERA_PROVIDER" --wsrep-cluster-name=portal \
 		--wsrep-cluster-address="$addr" ${newflag[@]+"${newflag[@]}"} \
 		--wsrep-node-name="node$i" --wsrep-node-address="127.0.0.1:$GCOMM" \
-		--wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$GCOMM;ist.recv_addr=127.0.0.1:$GIST;gcache.size=64M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S" \
+		--wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$GCOMM;ist.recv_addr=127.0.0.1:$GIST;gcache.size=64M;repl.causal_read_timeout=PT10S;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S" \
 		--wsrep-sst-method=rsync --wsrep-sst-receive-address="127.0.0.1:$GSST" \
+		--wsrep-sst-donor="$(galera_donors "$i")" \
 		--wsrep-slave-threads=2 --binlog-format=ROW --innodb-autoinc-lock-mode=2 \
 		</dev/null >>"$GLOGF" 2>&1 &
 	G_LAUNCHED[$i]=$!
@@ -351,7 +367,8 @@ cluster_self() {
 
 cluster_nginx_start() {
 	local k up=""
-	for ((k = 1; k <= CLUSTER_APPS; k++)); do
+	# CLUSTER_NGINX_APPS: balance over the first that many nodes only (the benchmark's 1 vs 2)
+	for ((k = 1; k <= ${CLUSTER_NGINX_APPS:-$CLUSTER_APPS}; k++)); do
 		# passive health checks: two failures in 5 s take a node out for 5 s
 		up+="        server unix:$(run_dir "$CINST/app$k")/portald.sock max_fails=2 fail_timeout=5s;\\n"
 	done
