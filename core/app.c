@@ -20,7 +20,7 @@ struct app {
 	db *db;
 	plug_set *plugins;
 	req r;                   /* reused: its buffers keep their capacity */
-	unsigned long db_errors_seen;
+	unsigned long db_errors_seen, db_reruns_seen, db_failovers_seen;
 };
 
 /* The core's routes. Plugins add theirs under their own prefix later. */
@@ -103,6 +103,27 @@ static const rt_route app_routes[] = {
 	{"GET", "/admin/plugins/{id}/settings", h_admin_plugin_settings, 0, ROLE_ADMIN},
 	{"POST", "/admin/plugins/{id}/settings", h_admin_plugin_settings_save, 0, ROLE_ADMIN},
 };
+
+/* The public pages that are the same for everyone and may be a moment behind
+ * the cluster (the event list and pages, the calendar feed, health and
+ * metrics): read without waiting for causality (db_causal). Everything else,
+ * above all what follows a resident's or staff member's own write (the
+ * confirmation, a lookup, staff pages, the session check after login), reads
+ * causally when db_sync_wait is set. */
+static int app_public_read(const req *r)
+{
+	if (!r->method || !r->path || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+		return 0;
+	static const char *const exact[] = {"/", "/events", "/events.ics", "/api/v1/events", "/healthz", "/metrics"};
+	for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+		if (strcmp(r->path, exact[i]) == 0)
+			return 1;
+	const char *id = strncmp(r->path, "/events/", 8) == 0 ? r->path + 8
+	                 : strncmp(r->path, "/api/v1/events/", 15) == 0 ? r->path + 15 : NULL;
+	if (!id || !*id)
+		return 0;
+	return strspn(id, "0123456789") == strlen(id);
+}
 
 static double app_ms(void)
 {
@@ -190,8 +211,11 @@ int app_handle(app *ap, req_getter get, void *gctx, req_reader rd, void *rctx, b
 	r->tpl = ap->tpl;
 	r->plugins = ap->plugins;
 	r->t_start = app_ms();
-	if (req_init(r, ap->a, ap->cf, get, gctx) == 0 && req_read(r, rd, rctx, get, gctx) == 0)
+	if (req_init(r, ap->a, ap->cf, get, gctx) == 0 && req_read(r, rd, rctx, get, gctx) == 0) {
+		if (ap->db)
+			db_causal(ap->db, !app_public_read(r));
 		app_dispatch(ap, r);
+	}
 	if (!ap->db && r->db) {
 		ap->db = r->db;     /* a handler (re)opened the connection */
 		plug_set_db(ap->plugins, ap->db);
@@ -204,6 +228,10 @@ int app_handle(app *ap, req_getter get, void *gctx, req_reader rd, void *rctx, b
 		unsigned long e = db_error_count(ap->db);
 		for (; ap->db_errors_seen < e; ap->db_errors_seen++)
 			met_db_error();
+		for (e = db_rerun_count(ap->db); ap->db_reruns_seen < e; ap->db_reruns_seen++)
+			met_db_rerun();
+		for (e = db_failover_count(ap->db); ap->db_failovers_seen < e; ap->db_failovers_seen++)
+			met_db_failover();
 	}
 	int status = r->status;
 	req_done(r);

@@ -30,6 +30,9 @@ typedef struct conf {
 	char *db_socket;         /* unix socket; empty = TCP to db_host:db_port */
 	char *db_host;
 	int db_port;
+	char *db_failover;       /* "host:port,..." of other Galera nodes, tried in order */
+	int db_sync_wait;        /* wsrep_sync_wait of each session (Galera only) */
+	int reload_check_ms;     /* master's poll of the plugin generation; 0 = off */
 	char *db_name;
 	char *db_user;
 	char *db_password;

@@ -2,6 +2,7 @@
  * prepared statements, text results copied into an arena, error mapping,
  * reconnects, and transactions with retries. The contract is in db.h. */
 #include "db.h"
+#include "log.h"
 #include <errno.h>
 #include <errmsg.h>
 #include <mysql.h>
@@ -21,6 +22,8 @@
 #define DB_TX_RETRIES 3         /* reruns of a transaction when cf->db_tx_retries is 0 */
 #define DB_T_CONNECT 5          /* seconds, when the configuration says 0 */
 #define DB_T_RW 30
+#define DB_MAX_ADDRS 8          /* the server and its failover list (db_failover) */
+#define DB_PREFER_AGAIN 30      /* seconds on a failover server before trying the first again */
 
 /* Not in Connector/C 3.3's mysqld_error.h: MariaDB 11 / MySQL 8 send it when
  * the server closed an idle connection (wait_timeout). */
@@ -37,6 +40,8 @@
 #define DB_M_PTYPE "unknown parameter type %d (parameter %zu)"
 #define DB_M_NO_ARENA "db_exec needs an arena to return rows"
 #define DB_M_FETCH "re-fetching column %u failed: %s"
+#define DB_M_NOTREADY "%s is not ready for clients (Galera: wsrep_ready OFF, outside the primary component)"
+#define DB_M_NOTSYNCED "%s is not Synced (Galera wsrep_local_state %s)"
 
 /* One cached prepared statement, chained in its hash bucket. */
 struct db_stmt {
@@ -47,12 +52,27 @@ struct db_stmt {
 	char sql[];
 };
 
+/* One server to connect to: a unix socket (port 0) or host:port. */
+struct db_addr {
+	char *where;                    /* socket path or host */
+	unsigned port;
+};
+
 struct db {
 	MYSQL *my;                      /* NULL while disconnected */
-	/* connection settings, copied from the configuration */
-	char *socket, *host, *user, *password, *name;
-	unsigned port, t_connect, t_read, t_write;
+	/* connection settings, copied from the configuration: addr[0] is the
+	 * server (db_socket or db_host:db_port), then the db_failover list */
+	struct db_addr addr[DB_MAX_ADDRS];
+	int naddr, cur;                 /* cur: the address connected to */
+	char *user, *password, *name;
+	unsigned t_connect, t_read, t_write;
 	int tx_retries;
+	int sync_wait;                  /* wsrep_sync_wait for causal reads (db_sync_wait) */
+	int sync_now;                   /* the session's wsrep_sync_wait now */
+	int wsrep;                      /* the server connected to runs Galera */
+	int want_synced;                /* db_connect's first pass: Synced nodes only */
+	time_t alt_since;               /* when we failed over to addr[cur > 0] */
+	unsigned long failovers, reruns;
 	/* transaction state */
 	int in_tx;
 	int tx_dead;                    /* DB_ERETRY / DB_ELOST once the open transaction failed */
@@ -226,13 +246,71 @@ static void db_disconnect(db *d)
 	cache_clear(d);
 }
 
-/* Where we connect, for messages. */
-static const char *db_where(const db *d, char *tmp, size_t n)
+/* Address i, for messages. */
+static const char *db_where(const db *d, int i, char *tmp, size_t n)
 {
-	if (*d->socket)
-		return d->socket;
-	snprintf(tmp, n, "%s:%u", d->host, d->port);
+	if (d->addr[i].port == 0)
+		return d->addr[i].where;
+	snprintf(tmp, n, "%s:%u", d->addr[i].where, d->addr[i].port);
 	return tmp;
+}
+
+static time_t db_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Text protocol query returning one row; the row's first n cells (NULL for
+ * SQL NULL) copied into out[i] (size outlen each). -1 on error, 0 no row, 1. */
+static int db_row(MYSQL *my, const char *sql, char out[][64], size_t n)
+{
+	if (mysql_query(my, sql) != 0)
+		return -1;
+	MYSQL_RES *r = mysql_store_result(my);
+	if (!r)
+		return -1;
+	MYSQL_ROW row = mysql_fetch_row(r);
+	int got = row != NULL;
+	for (size_t i = 0; row && i < n && i < mysql_num_fields(r); i++)
+		snprintf(out[i], 64, "%s", row[i] ? row[i] : "");
+	mysql_free_result(r);
+	return got;
+}
+
+/* Galera: a server that replicates (wsrep_on) must be ready for clients
+ * (wsrep_ready ON: in the primary component and synced enough to serve),
+ * else the caller tries the next address; the session's wsrep_sync_wait is
+ * set from db_sync_wait. -1 with the error recorded. */
+static int db_session_wsrep(db *d, MYSQL *my)
+{
+	char v[2][64] = {"", ""};
+	/* a server without Galera support has no @@wsrep_on: not a cluster */
+	d->wsrep = db_row(my, "SELECT @@global.wsrep_on", v, 1) == 1 && strcmp(v[0], "1") == 0;
+	if (!d->wsrep)
+		return 0;
+	char where[300];
+	if (db_row(my, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'", v, 2) != 1 || strcmp(v[1], "ON") != 0) {
+		db_seterr(d, ER_UNKNOWN_COM_ERROR, DB_M_NOTREADY, db_where(d, d->cur, where, sizeof where));
+		return -1;
+	}
+	/* first choice: a Synced node; a Joined one is still applying what it
+	 * missed (causal reads would wait for it) and an rsync Donor blocks
+	 * writes while it copies */
+	if (d->want_synced && (db_row(my, "SHOW GLOBAL STATUS LIKE 'wsrep_local_state'", v, 2) != 1 ||
+	                       strcmp(v[1], "4") != 0)) {
+		db_seterr(d, ER_UNKNOWN_COM_ERROR, DB_M_NOTSYNCED, db_where(d, d->cur, where, sizeof where), v[1]);
+		return -1;
+	}
+	char set[64];
+	snprintf(set, sizeof set, "SET SESSION wsrep_sync_wait = %d", d->sync_wait);
+	if (mysql_query(my, set) != 0) {
+		db_seterr(d, mysql_errno(my), DB_M_SESSION, set, mysql_error(my));
+		return -1;
+	}
+	d->sync_now = d->sync_wait;
+	return 0;
 }
 
 /* Set up a new session; -1 with the error recorded.
@@ -258,11 +336,12 @@ static int db_session(db *d, MYSQL *my)
 			return -1;
 		}
 	}
-	return 0;
+	return db_session_wsrep(d, my);
 }
 
-/* Open a new connection and set the session up; -1 with the error recorded. */
-static int db_connect(db *d)
+/* Open a connection to address i and set the session up; -1 with the
+ * error recorded. */
+static int db_connect_to(db *d, int i)
 {
 	char where[300];
 	MYSQL *my = mysql_init(NULL);
@@ -270,9 +349,10 @@ static int db_connect(db *d)
 		db_seterr(d, CR_OUT_OF_MEMORY, "%s", DB_M_NOMEM);
 		return -1;
 	}
+	const struct db_addr *ad = &d->addr[i];
 	my_bool off = 0, on = 1;
 	unsigned int no_infile = 0;
-	unsigned int proto = *d->socket ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
+	unsigned int proto = ad->port == 0 ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
 	mysql_optionsv(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_optionsv(my, MYSQL_OPT_CONNECT_TIMEOUT, &d->t_connect);
 	mysql_optionsv(my, MYSQL_OPT_READ_TIMEOUT, &d->t_read);
@@ -281,11 +361,11 @@ static int db_connect(db *d)
 	mysql_optionsv(my, MYSQL_OPT_LOCAL_INFILE, &no_infile);
 	mysql_optionsv(my, MYSQL_REPORT_DATA_TRUNCATION, &on);
 	mysql_optionsv(my, MYSQL_OPT_PROTOCOL, &proto);
-	if (!mysql_real_connect(my, *d->socket ? "localhost" : d->host, d->user, d->password,
-	                        *d->name ? d->name : NULL, *d->socket ? 0 : d->port,
-	                        *d->socket ? d->socket : NULL, CLIENT_FOUND_ROWS)) {
-		db_seterr(d, mysql_errno(my), DB_M_CONNECT,
-		          db_where(d, where, sizeof where), mysql_error(my));
+	d->cur = i;
+	if (!mysql_real_connect(my, ad->port == 0 ? "localhost" : ad->where, d->user, d->password,
+	                        *d->name ? d->name : NULL, ad->port, ad->port == 0 ? ad->where : NULL,
+	                        CLIENT_FOUND_ROWS)) {
+		db_seterr(d, mysql_errno(my), DB_M_CONNECT, db_where(d, i, where, sizeof where), mysql_error(my));
 		mysql_close(my);
 		return -1;
 	}
@@ -295,6 +375,37 @@ static int db_connect(db *d)
 	}
 	d->my = my;
 	return 0;
+}
+
+/* Connect to the first address that answers and is ready, in order (the
+ * server first, then db_failover); -1 with the last error recorded. Landing
+ * anywhere but the first counts as a failover. */
+static int db_connect(db *d)
+{
+	int was = d->cur;
+	/* with a failover list: a Synced node first, then any ready one */
+	for (int i = 0, pass = d->naddr > 1 ? 0 : 1; pass < 2; i++) {
+		if (i == d->naddr) {
+			i = -1;
+			pass++;
+			continue;
+		}
+		d->want_synced = pass == 0;
+		int rc = db_connect_to(d, i);
+		d->want_synced = 0;
+		if (rc != 0)
+			continue;
+		if (i > 0) {
+			if (i != was) {
+				char w[300];
+				d->failovers++;
+				log_warn("database failover", "to=%s reason=\"%s\"", db_where(d, i, w, sizeof w), d->errmsg);
+			}
+			d->alt_since = db_mono();
+		}
+		return 0;
+	}
+	return -1;
 }
 
 /* The connection is gone: drop it and its statements, kill the open
@@ -331,8 +442,11 @@ static int db_map(unsigned e)
 		return DB_EDUP;
 	case ER_LOCK_DEADLOCK:          /* also Galera's certification failure */
 	case ER_LOCK_WAIT_TIMEOUT:
-	case ER_UNKNOWN_COM_ERROR:      /* Galera: "WSREP has not yet prepared node" */
 		return DB_ERETRY;
+	case ER_UNKNOWN_COM_ERROR:      /* Galera: "WSREP has not yet prepared node for
+	                                 * application use": this node left the primary
+	                                 * component. Nothing was done; reconnect, which
+	                                 * moves on to a ready node (db_failover). */
 	case CR_SERVER_GONE_ERROR:
 	case CR_SERVER_LOST:
 	case CR_SERVER_LOST_EXTENDED:
@@ -361,9 +475,18 @@ static int db_fail(db *d, unsigned e, const char *msg)
 	return rc;
 }
 
-/* Be connected: after a failed reconnect, the next call tries again. */
+/* Be connected: after a failed reconnect, the next call tries again. A
+ * connection on a failover server goes back to the first one (which
+ * db_connect tries first) once it has been there DB_PREFER_AGAIN seconds,
+ * between transactions, so load spreads again after a node came back. */
 static int db_ensure(db *d)
 {
+	if (d->my && d->cur > 0 && !d->in_tx && db_mono() - d->alt_since >= DB_PREFER_AGAIN) {
+		db_disconnect(d);
+		if (db_connect(d) == 0)
+			return DB_OK;
+		return DB_ELOST;
+	}
 	if (d->my)
 		return DB_OK;
 	db_disconnect(d);
@@ -679,16 +802,58 @@ static int db_exec_once(db *d, arena *a, db_res **out, const char *sql,
 
 /* ---- public functions ---------------------------------------------------------- */
 
+/* Add the "host:port, /path/to.sock, ..." list to d->addr. -1 with a
+ * message in err. */
+static int db_parse_failover(db *d, const char *list, char *err, size_t errlen)
+{
+	const char *p = list ? list : "";
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, ", ");
+		const char *colon = *p == '/' ? p + n : memchr(p, ':', n);
+		char *end = NULL;
+		long port = *p == '/' ? 0 : colon ? strtol(colon + 1, &end, 10) : -1;
+		if (!colon || colon == p || (*p != '/' && (end != p + n || port < 1 || port > 65535)) ||
+		    d->naddr == DB_MAX_ADDRS) {
+			if (err && errlen)
+				snprintf(err, errlen, "db_failover: expected up to %d host:port (or socket path) entries"
+				         " separated by commas, near \"%.*s\"", DB_MAX_ADDRS - 1, (int)n, p);
+			return -1;
+		}
+		char *where = db_xrealloc(NULL, (size_t)(colon - p) + 1);
+		memcpy(where, p, (size_t)(colon - p));
+		where[colon - p] = 0;
+		d->addr[d->naddr].where = where;
+		d->addr[d->naddr].port = (unsigned)port;
+		d->naddr++;
+		p += n;
+	}
+	return 0;
+}
+
 db *db_open(const conf *cf, char *err, size_t errlen)
 {
 	db *d = db_xrealloc(NULL, sizeof *d);
 	memset(d, 0, sizeof *d);
-	d->socket = db_xstrdup(cf->db_socket);
-	d->host = db_xstrdup(cf->db_host && *cf->db_host ? cf->db_host : "127.0.0.1");
+	if (cf->db_socket && *cf->db_socket) {
+		d->addr[0].where = db_xstrdup(cf->db_socket);
+		d->addr[0].port = 0;
+	} else {
+		d->addr[0].where = db_xstrdup(cf->db_host && *cf->db_host ? cf->db_host : "127.0.0.1");
+		d->addr[0].port = cf->db_port > 0 ? (unsigned)cf->db_port : 3306;
+	}
+	d->naddr = 1;
+	if (db_parse_failover(d, cf->db_failover, err, errlen) != 0) {
+		db_close(d);
+		return NULL;
+	}
+	d->sync_wait = cf->db_sync_wait;
 	d->user = db_xstrdup(cf->db_user);
 	d->password = db_xstrdup(cf->db_password);
 	d->name = db_xstrdup(cf->db_name);
-	d->port = cf->db_port > 0 ? (unsigned)cf->db_port : 3306;
 	d->t_connect = cf->db_connect_timeout > 0 ? (unsigned)cf->db_connect_timeout : DB_T_CONNECT;
 	d->t_read = cf->db_read_timeout > 0 ? (unsigned)cf->db_read_timeout : DB_T_RW;
 	d->t_write = cf->db_write_timeout > 0 ? (unsigned)cf->db_write_timeout : DB_T_RW;
@@ -712,8 +877,8 @@ void db_close(db *d)
 	db_disconnect(d);
 	if (d->password)
 		explicit_bzero(d->password, strlen(d->password));
-	free(d->socket);
-	free(d->host);
+	for (int i = 0; i < d->naddr; i++)
+		free(d->addr[i].where);
 	free(d->user);
 	free(d->password);
 	free(d->name);
@@ -796,6 +961,7 @@ int db_tx(db *d, db_tx_fn fn, void *ctx)
 		}
 		if ((rc != DB_ERETRY && rc != DB_ELOST) || attempt >= d->tx_retries)
 			return rc;
+		d->reruns++;
 		/* a few ms, growing and randomised so two rerun victims part ways */
 		db_sleep_ms(1 + (unsigned)attempt * 2 + db_rand(d) % (4u + 4u * (unsigned)attempt));
 	}
@@ -854,6 +1020,83 @@ const char *db_errmsg(const db *d)
 unsigned db_errno(const db *d)
 {
 	return d->err_no;
+}
+
+int db_causal(db *d, int on)
+{
+	int want = on ? d->sync_wait : 0;
+	if (!d->my || !d->wsrep || d->in_tx || d->sync_now == want)
+		return DB_OK;
+	char set[64];
+	snprintf(set, sizeof set, "SET SESSION wsrep_sync_wait = %d", want);
+	int rc = db_query(d, set, 1);
+	if (rc == DB_OK)
+		d->sync_now = want;
+	return rc;
+}
+
+unsigned long db_failover_count(const db *d)
+{
+	return d->failovers;
+}
+
+unsigned long db_rerun_count(const db *d)
+{
+	return d->reruns;
+}
+
+/* One status value of the rows of SHOW STATUS (Variable_name, Value). */
+static const char *db_status_of(const db_res *r, const char *name)
+{
+	for (size_t i = 0; r && i < r->nrows; i++)
+		if (r->rows[i][0] && strcasecmp(r->rows[i][0], name) == 0)
+			return r->rows[i][1] ? r->rows[i][1] : "";
+	return "";
+}
+
+int db_cluster_state(db *d, arena *a, db_cluster *st)
+{
+	memset(st, 0, sizeof st[0]);
+	st->local_state = -1;
+	int rc = db_ensure(d);
+	if (rc == DB_OK && !d->in_tx && d->wsrep) {
+		/* a node that left the primary component still answers SHOW: move
+		 * on to a ready one first (db_connect checks wsrep_ready) */
+		db_res *r = NULL;
+		rc = db_q0(d, a, &r, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'");
+		if (rc == DB_OK && strcmp(db_status_of(r, "wsrep_ready"), "ON") != 0) {
+			char where[300];
+			db_seterr(d, ER_UNKNOWN_COM_ERROR, DB_M_NOTREADY, db_where(d, d->cur, where, sizeof where));
+			db_reconnect(d);
+			rc = d->my ? DB_OK : DB_ELOST;
+		}
+	}
+	if (rc != DB_OK)
+		return rc;
+	char where[300];
+	snprintf(st->node, sizeof st->node, "%.95s", db_where(d, d->cur, where, sizeof where));
+	st->failed_over = d->cur > 0;
+	st->wsrep = d->wsrep;
+	if (!d->wsrep) {
+		st->ready = 1;
+		return DB_OK;
+	}
+	db_res *r = NULL;
+	/* never waits for causality (wsrep_sync_wait = 0): a health check must
+	 * answer at once, whatever the node is doing */
+	rc = db_q0(d, a, &r, "SET STATEMENT wsrep_sync_wait = 0 FOR SHOW GLOBAL STATUS WHERE Variable_name IN"
+	           " ('wsrep_ready', 'wsrep_local_state', 'wsrep_local_state_comment', 'wsrep_cluster_status',"
+	           " 'wsrep_cluster_size', 'wsrep_local_cert_failures', 'wsrep_local_bf_aborts')");
+	if (rc != DB_OK)
+		return rc;
+	st->ready = strcmp(db_status_of(r, "wsrep_ready"), "ON") == 0;
+	st->local_state = atoi(db_status_of(r, "wsrep_local_state"));
+	snprintf(st->state, sizeof st->state, "%s", db_status_of(r, "wsrep_local_state_comment"));
+	snprintf(st->status, sizeof st->status, "%s", db_status_of(r, "wsrep_cluster_status"));
+	st->size = atoll(db_status_of(r, "wsrep_cluster_size"));
+	st->cert_failures = atoll(db_status_of(r, "wsrep_local_cert_failures"));
+	st->bf_aborts = atoll(db_status_of(r, "wsrep_local_bf_aborts"));
+	return DB_OK;
 }
 
 size_t db_cached(const db *d)

@@ -17,7 +17,14 @@
  * innodb_lock_wait_timeout two thirds of the read timeout (at most 50 s), so
  * a lock wait ends in a retryable 1205 before the client would give up.
  * Affected-row counts are rows matched, not rows changed (CLIENT_FOUND_ROWS),
- * so a conditional UPDATE reports whether its WHERE held. */
+ * so a conditional UPDATE reports whether its WHERE held.
+ *
+ * Galera (docs/architecture.md, "On a Galera cluster"): the configuration may
+ * list other nodes (db_failover). A connection goes to the first address
+ * that answers and, if the server replicates (wsrep_on), reports
+ * wsrep_ready ON; error 1047 (the node left the primary component) is
+ * handled like a lost connection, so the next attempt lands on a ready node.
+ * On a Galera server the session's wsrep_sync_wait is db_sync_wait. */
 #ifndef PORTAL_DB_H
 #define PORTAL_DB_H
 #include <stddef.h>
@@ -103,6 +110,34 @@ int db_raw(db *d, const char *sql);
 const char *db_marks(arena *a, size_t n);
 const char *db_errmsg(const db *d);
 unsigned db_errno(const db *d);
+/* Causal reads on or off for what follows (Galera): on, reads wait until the
+ * node applied what the cluster committed before them (wsrep_sync_wait =
+ * db_sync_wait); off, they read what the node has (0). A round trip only when
+ * it changes; nothing without Galera, inside a transaction, or while
+ * disconnected (a new session starts with db_sync_wait). A db_status. */
+int db_causal(db *d, int on);
+/* Reruns of transactions by db_tx (deadlocks, certification failures, lost
+ * connections) and moves to a failover server, since db_open (metrics). */
+unsigned long db_rerun_count(const db *d);
+unsigned long db_failover_count(const db *d);
+/* The Galera state of the server this connection is on. */
+typedef struct db_cluster {
+	int wsrep;               /* 1: the server replicates with Galera; 0: a lone server */
+	int ready;               /* wsrep_ready ON (always 1 for a lone server) */
+	int local_state;         /* wsrep_local_state: 4 Synced, 2 Donor, 1 Joining, 3 Joined; -1 unknown */
+	char state[32];          /* wsrep_local_state_comment */
+	char status[32];         /* wsrep_cluster_status: Primary, non-Primary, Disconnected */
+	long long size;          /* wsrep_cluster_size */
+	long long cert_failures; /* wsrep_local_cert_failures */
+	long long bf_aborts;     /* wsrep_local_bf_aborts */
+	char node[96];           /* the address connected to */
+	int failed_over;         /* 1: on a db_failover server, not the first */
+} db_cluster;
+/* Fill st (reads with wsrep_sync_wait = 0). A connection on a node that is
+ * not ready first moves to one that is (db_failover). Returns a db_status;
+ * st->local_state is -1 when the server could not be asked. Not inside a
+ * transaction. */
+int db_cluster_state(db *d, arena *a, db_cluster *st);
 /* Cached prepared statements (for metrics and tests). */
 size_t db_cached(const db *d);
 /* Count of errors since db_open, including those retried transparently

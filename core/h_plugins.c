@@ -1,12 +1,15 @@
 /* h_plugins.c - the admin page of plugins: status, routes, hooks, tables,
  * errors; reload, enable and disable; each plugin's settings page (values
  * checked and stored by plugin_settings.c, seen by every worker within a
- * second without a reload). Changes take effect through a reload
- * (SIGHUP to the master), which replaces workers one at a time and keeps the
- * old set serving if the new one does not load. */
+ * second without a reload). Changes take effect through a reload of every
+ * node: the request bumps the plugin generation in the database, which each
+ * node's master polls (generation.h; SIGHUP to this master when polling is
+ * off), and a reload replaces workers one at a time and keeps the old set
+ * serving if the new one does not load. */
 #include "audit.h"
 #include "auth.h"
 #include "db.h"
+#include "generation.h"
 #include "handlers.h"
 #include "log.h"
 #include "plugin.h"
@@ -17,9 +20,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Ask the master to reload every worker. 0 when the signal was sent. */
-static int h_plugins_reload_all(void)
+/* Ask every node to reload its workers: bump the plugin generation that the
+ * masters poll; with polling off (reload_check_ms = 0), or the database not
+ * answering, signal this node's master. 0 when asked. */
+static int h_plugins_reload_all(req *r)
 {
+	if (r->cf->reload_check_ms > 0 && r->db) {
+		auth_user *u = auth_user_of(r);
+		if (gen_bump(r->db, r->a, GEN_PLUGINS, u ? u->username : "") == DB_OK)
+			return 0;
+	}
 	pid_t master = getppid();
 	if (master <= 1)
 		return -1;       /* not under a master (tests, the command line) */
@@ -52,7 +62,7 @@ int h_admin_plugins(req *r)
 int h_admin_plugins_reload(req *r)
 {
 	audit_log(r, "plugins.reload", "plugin", "*", NULL);
-	if (h_plugins_reload_all() != 0)
+	if (h_plugins_reload_all(r) != 0)
 		return resp_error(r, 503, "no_master", "无法重新加载：服务未在主进程下运行。", NULL);
 	return resp_redirect(r, 303, "/admin/plugins?done=reload");
 }
@@ -69,7 +79,7 @@ static int h_plugins_set(req *r, int enabled)
 	                   DB_TEXT(id), DB_INT(enabled), DB_INT(u ? u->id : 0)) != DB_OK)
 		return resp_error(r, 503, NULL, NULL, NULL);
 	audit_log(r, enabled ? "plugin.enable" : "plugin.disable", "plugin", id, NULL);
-	h_plugins_reload_all();
+	h_plugins_reload_all(r);
 	return resp_redirect(r, 303, "/admin/plugins?done=state");
 }
 

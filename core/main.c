@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "db.h"
 #include "handlers.h"
+#include "lease.h"
 #include "log.h"
 #include "migrate.h"
 #include "outbox.h"
@@ -39,7 +40,9 @@ static const char usage[] =
 	"  plugin list         list plugins with their status\n"
 	"  plugin new ID       scaffold a working plugin with a test in plugin_dir\n"
 	"  plugin test DIR...  run plugins' tests in the sandbox against throwaway tables\n"
-	"  jobs run daily|hourly  run the plugins' scheduled jobs of that kind once\n"
+	"  jobs run daily|hourly [--force]\n"
+	"                      run the scheduled jobs of that kind: once per period (day or hour)\n"
+	"                      across every machine; --force runs them again in the same period\n"
 	"  config defaults     print the documented default configuration\n"
 	"  config dump         print the effective configuration (secrets masked)\n"
 	"  version             print the version\n"
@@ -81,9 +84,11 @@ static int cmd_migrate(conf *cf, int status_only)
 	return status_only && st.pending ? 2 : 0;
 }
 
-/* Run the plugins' jobs of one schedule now (cron or a systemd timer calls
- * this; a named lock keeps two machines from running them at once). */
-static int cmd_jobs(conf *cf, const char *every)
+/* Run the jobs of one schedule (cron or a systemd timer on each app machine
+ * calls this): the core's, then the plugins' and their hooks. A lease row and
+ * the record of the period's run (lease.h) make it run once per period
+ * across every machine, never two at a time; force runs it again. */
+static int cmd_jobs(conf *cf, const char *every, int force)
 {
 	if (strcmp(every, "daily") && strcmp(every, "hourly")) {
 		fprintf(stderr, "portald jobs run: daily or hourly\n");
@@ -96,25 +101,25 @@ static int cmd_jobs(conf *cf, const char *every)
 		return 1;
 	}
 	arena *a = ar_new(1024);
-	db_res *res = NULL;
-	char lock[64];
-	snprintf(lock, sizeof lock, "portal_jobs_%s", every);
-	int got = db_q(d, a, &res, "SELECT GET_LOCK(?, 0) AS got", DB_TEXT(lock)) == DB_OK && res->nrows &&
-	          db_cell_int(res, 0, "got") == 1;
-	int rc = 0;
-	if (!got)
-		fprintf(stderr, "portald jobs run: %s jobs are already running elsewhere\n", every);
+	lease_run run;
+	char msg[512];
+	int go = lease_run_begin(d, &run, every, force, msg, sizeof msg);
+	int rc = go < 0 ? 1 : 0;
+	if (go <= 0)
+		fprintf(stderr, "portald jobs run: %s\n", msg);
 	else {
 		/* the core's own jobs first: reminders, outbox, no-shows, retention */
 		rc = outbox_jobs(d, a, every) == 0 ? 0 : 1;
+		lease_run_renew(d, &run);
 		plug_set *s = plug_load(cf, d, 0, err, sizeof err);
 		if (plug_run_jobs(s, every) != 0)
 			rc = 1;
+		lease_run_renew(d, &run);
 		/* the "daily" and "hourly" hooks run with the jobs of that schedule */
 		if (plug_hook(s, NULL, every, NULL, NULL) != 0)
 			rc = 1;
 		plug_free(s);
-		db_q(d, a, NULL, "SELECT RELEASE_LOCK(?)", DB_TEXT(lock));
+		lease_run_end(d, &run, rc == 0);
 	}
 	ar_free(a);
 	db_close(d);
@@ -226,8 +231,9 @@ int main(int argc, char **argv)
 		rc = h_cmd_token(&cf, argc - optind, argv + optind);
 	else if (strcmp(cmd, "plugin") == 0)
 		rc = plug_cmd(&cf, argc - optind, argv + optind);
-	else if (strcmp(cmd, "jobs") == 0 && sub && strcmp(sub, "run") == 0 && optind + 2 < argc)
-		rc = cmd_jobs(&cf, argv[optind + 2]);
+	else if (strcmp(cmd, "jobs") == 0 && sub && strcmp(sub, "run") == 0 && optind + 2 < argc &&
+	         (optind + 3 == argc || (optind + 4 == argc && strcmp(argv[optind + 3], "--force") == 0)))
+		rc = cmd_jobs(&cf, argv[optind + 2], optind + 4 == argc);
 	else if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "dump") == 0) {
 		conf_dump(&cf, stdout);
 		rc = 0;

@@ -13,6 +13,8 @@ struct met_block {
 	uint64_t sum_us;
 	uint64_t restarts;
 	uint64_t db_errors;
+	uint64_t db_reruns;
+	uint64_t db_failovers;
 	uint64_t workers;
 };
 
@@ -59,6 +61,16 @@ void met_db_error(void)
 	met_add(&met->db_errors, 1);
 }
 
+void met_db_rerun(void)
+{
+	met_add(&met->db_reruns, 1);
+}
+
+void met_db_failover(void)
+{
+	met_add(&met->db_failovers, 1);
+}
+
 void met_worker_restart(void)
 {
 	met_add(&met->restarts, 1);
@@ -97,9 +109,16 @@ void met_render(buf *b)
 	              "# HELP portal_db_errors_total Database errors seen by workers.\n"
 	              "# TYPE portal_db_errors_total counter\n"
 	              "portal_db_errors_total %llu\n"
+	              "# HELP portal_db_tx_reruns_total Transactions rerun after a deadlock, a Galera certification failure or a lost connection.\n"
+	              "# TYPE portal_db_tx_reruns_total counter\n"
+	              "portal_db_tx_reruns_total %llu\n"
+	              "# HELP portal_db_failovers_total Moves of a worker's database connection to a db_failover server.\n"
+	              "# TYPE portal_db_failovers_total counter\n"
+	              "portal_db_failovers_total %llu\n"
 	              "# HELP portal_workers Worker processes running.\n"
 	              "# TYPE portal_workers gauge\n"
 	              "portal_workers %llu\n",
 	           (unsigned long long)met_get(&met->restarts), (unsigned long long)met_get(&met->db_errors),
+	           (unsigned long long)met_get(&met->db_reruns), (unsigned long long)met_get(&met->db_failovers),
 	           (unsigned long long)met_get(&met->workers));
 }

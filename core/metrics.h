@@ -12,6 +12,8 @@
 int met_init(void);
 void met_request(int status, double ms);
 void met_db_error(void);
+void met_db_rerun(void);          /* a transaction rerun by db_tx */
+void met_db_failover(void);       /* a connection moved to a db_failover server */
 void met_worker_restart(void);
 void met_worker_count(int n);
 /* Append the Prometheus text exposition. */

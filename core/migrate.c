@@ -18,14 +18,17 @@
  * it by hand, or write statements that can run twice (CREATE TABLE IF NOT
  * EXISTS, ADD COLUMN IF NOT EXISTS, ...), then run again.
  *
- * Two processes migrating at once serialise on the named lock portal_migrate
- * (GET_LOCK, 30 s).
+ * Two processes migrating at once, on one server or on two nodes of a Galera
+ * cluster, serialise on the lease "migrate" (lease.h: a row taken in a
+ * transaction; GET_LOCK would hold on one Galera node only): the second waits
+ * up to MIG_LEASE_WAIT seconds, then finds nothing left to apply.
  *
  * mig_run_ex / mig_pending_ex pass every pending file through a filter before
  * anything is applied (plugin migrations: checks and {table} expansion, see
  * plugin_db.c); the splitting rule above applies to the filtered text, the
  * checksum stays that of the file's own bytes. */
 #include "migrate.h"
+#include "lease.h"
 #include <dirent.h>
 #include <errno.h>
 #include <mysqld_error.h>
@@ -35,8 +38,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MIG_LOCK "portal_migrate"
-#define MIG_LOCK_WAIT 30                        /* seconds */
+#define MIG_LEASE "migrate"
+#define MIG_LEASE_WAIT 60                       /* seconds to wait for another migrator */
+#define MIG_LEASE_TTL 600                       /* seconds; renewed before each file */
 #define MIG_MAX_FILE (16L * 1024 * 1024)        /* bytes of one migration file */
 
 #define MIG_TABLE_SQL \
@@ -64,8 +68,9 @@
 #define MIG_M_EDITED "%s: edited after it was applied; add a new migration instead"
 #define MIG_M_GONE "%s migration %04d (%s) was applied but its file is missing from %s"
 #define MIG_M_OLD "%s: version %04d is older than the newest applied migration (%04d); give it a higher number"
-#define MIG_M_LOCKBUSY "another process holds the migration lock " MIG_LOCK " (waited %d s)"
-#define MIG_M_LOCKLOST "lost the migration lock " MIG_LOCK " (connection reset); run again"
+#define MIG_M_LOCKBUSY "another process is migrating: the lease \"" MIG_LEASE "\" is %s (waited %d s)"
+#define MIG_M_LOCKERR "cannot take the migration lease: %s"
+#define MIG_M_LOCKLOST "lost the migration lease \"" MIG_LEASE "\" (it expired and another process took it); run again"
 #define MIG_M_STMT "%s: statement %d: %s"
 #define MIG_M_RECORD "%s: applied but could not be recorded: %s"
 #define MIG_M_FILTER "%s: %s"
@@ -433,40 +438,28 @@ static int mig_run_stmt(void *ctx, const char *sql, int n)
 	return -1;
 }
 
-/* 1 when this connection still holds the migration lock. */
-static int mig_lock_held(db *d, arena *a)
+static int mig_lock(db *d, lease *l, char *err, size_t errlen)
 {
-	db_res *r = NULL;
-	if (db_q(d, a, &r, "SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS held", DB_TEXT(MIG_LOCK)) != DB_OK)
+	char busy[300] = "";
+	if (db_raw(d, LEASE_TABLE_SQL) != DB_OK) {
+		mig_err(err, errlen, MIG_M_QUERY, "leases", db_errmsg(d));
+		return -1;
+	}
+	int got = lease_take(d, l, MIG_LEASE, MIG_LEASE_TTL, MIG_LEASE_WAIT, busy, sizeof busy);
+	if (got == 1)
 		return 0;
-	return db_cell_int(r, 0, "held") == 1;
-}
-
-static int mig_lock(db *d, arena *a, char *err, size_t errlen)
-{
-	db_res *r = NULL;
-	if (db_q(d, a, &r, "SELECT GET_LOCK(?, ?) AS got", DB_TEXT(MIG_LOCK),
-	         DB_INT(MIG_LOCK_WAIT)) != DB_OK) {
-		mig_err(err, errlen, MIG_M_QUERY, "GET_LOCK", db_errmsg(d));
-		return -1;
-	}
-	if (db_cell_int(r, 0, "got") != 1) {
-		mig_err(err, errlen, MIG_M_LOCKBUSY, MIG_LOCK_WAIT);
-		return -1;
-	}
-	return 0;
-}
-
-static void mig_unlock(db *d, arena *a)
-{
-	db_q(d, a, NULL, "SELECT RELEASE_LOCK(?)", DB_TEXT(MIG_LOCK));
+	if (got == 0)
+		mig_err(err, errlen, MIG_M_LOCKBUSY, busy, MIG_LEASE_WAIT);
+	else
+		mig_err(err, errlen, MIG_M_LOCKERR, busy);
+	return -1;
 }
 
 /* Apply one file and record it. */
-static int mig_apply(db *d, arena *a, const char *scope, const struct mig_file *f,
+static int mig_apply(db *d, arena *a, lease *l, const char *scope, const struct mig_file *f,
                      char *err, size_t errlen)
 {
-	if (!mig_lock_held(d, a)) {
+	if (lease_renew(d, l) != 1) {
 		mig_err(err, errlen, "%s", MIG_M_LOCKLOST);
 		return -1;
 	}
@@ -536,7 +529,8 @@ int mig_run_ex(db *d, const char *scope, const char *dir, mig_filter filter, voi
 	arena *a = ar_new(0);
 	struct mig_set s = { NULL, 0, 0 };
 	int rc = -1, pending;
-	if (mig_lock(d, a, err, errlen) != 0)
+	lease l;
+	if (mig_lock(d, &l, err, errlen) != 0)
 		goto out_free;
 	if (db_raw(d, MIG_TABLE_SQL) != DB_OK) {
 		mig_err(err, errlen, MIG_M_QUERY, "schema_migrations", db_errmsg(d));
@@ -554,7 +548,7 @@ int mig_run_ex(db *d, const char *scope, const char *dir, mig_filter filter, voi
 	for (size_t i = 0; i < s.n; i++) {
 		if (s.f[i].applied)
 			continue;
-		if (mig_apply(d, a, scope, &s.f[i], err, errlen) != 0)
+		if (mig_apply(d, a, &l, scope, &s.f[i], err, errlen) != 0)
 			goto out;
 		s.f[i].applied = 1;
 		st->applied++;
@@ -566,7 +560,7 @@ int mig_run_ex(db *d, const char *scope, const char *dir, mig_filter filter, voi
 	}
 	rc = 0;
 out:
-	mig_unlock(d, a);
+	lease_release(d, &l);
 out_free:
 	mig_set_free(&s);
 	ar_free(a);

@@ -70,6 +70,8 @@
 #define PDB_E_STRAIGHT "STRAIGHT_JOIN is not supported: use JOIN"
 #define PDB_E_USING "DELETE ... USING is not supported"
 #define PDB_E_INDEXON "CREATE INDEX and DROP INDEX need ON {table}"
+#define PDB_E_PRIMARY "every table needs a PRIMARY KEY (Galera replicates rows by it: docs/plugins.md)"
+#define PDB_E_DROPPK "DROP PRIMARY KEY needs an ADD PRIMARY KEY in the same statement (every table needs one)"
 
 /* Messages raised in Lua (plugin authors read them in the traceback). */
 #define PDB_L_NODB "portal.db.%s: no database connection here"
@@ -713,6 +715,31 @@ static int pdb_check_refs(pdb_stmt *st)
 	return 0;
 }
 
+/* Every table has a primary key: MariaDB Galera replicates a row change by
+ * its key, and a table without one is refused or replicated slowly and
+ * unsafely. CREATE TABLE names PRIMARY KEY (or copies one with LIKE); ALTER
+ * TABLE never drops it without adding another. */
+static int pdb_check_primary(pdb_stmt *st)
+{
+	pdb_lex *x = st->x;
+	int has = 0, drop = -1;
+	for (size_t i = 0; i + 1 < st->n; i++) {
+		pdb_tok *t = &st->t[i], *next = &st->t[i + 1];
+		if (tk_word(x, t, "primary") && tk_word(x, next, "key")) {
+			if (i > 0 && tk_word(x, &st->t[i - 1], "drop"))
+				drop = (int)i;
+			else
+				has = 1;
+		} else if (st->kind == ST_CREATE_TABLE && tk_word(x, t, "like"))
+			has = 1;
+	}
+	if (st->kind == ST_CREATE_TABLE && !has)
+		return pdb_fail(x, st->t[0].off, "%s", PDB_E_PRIMARY);
+	if (st->kind == ST_ALTER && drop >= 0 && !has)
+		return pdb_fail(x, st->t[drop].off, "%s", PDB_E_DROPPK);
+	return 0;
+}
+
 /* DROP TABLE [IF EXISTS] {x}, and nothing else. */
 static int pdb_check_drop(pdb_stmt *st)
 {
@@ -738,7 +765,9 @@ static int pdb_check_stmt(pdb_lex *x, pdb_tok *t, size_t n, size_t off)
 		return -1;
 	if (st.kind == ST_DROP_TABLE && pdb_check_drop(&st) != 0)
 		return -1;
-	return pdb_check_refs(&st);
+	if (pdb_check_refs(&st) != 0)
+		return -1;
+	return st.kind == ST_CREATE_TABLE || st.kind == ST_ALTER ? pdb_check_primary(&st) : 0;
 }
 
 char *pdb_expand(arena *a, const plug_ctx *pc, const char *sql, int mode, char *err, size_t errlen)

@@ -11,6 +11,7 @@
 #include "server.h"
 #include "app.h"
 #include "buf.h"
+#include "generation.h"
 #include "log.h"
 #include "metrics.h"
 #include <errno.h>
@@ -45,6 +46,7 @@ struct master {
 	int nw;                  /* slots in use */
 	sigset_t sigs;           /* signals the master waits for */
 	int fast_deaths;         /* consecutive deaths right after start */
+	gen_watch *watch;        /* the plugin generation (reload asked on any node) */
 };
 
 static double srv_now(void)
@@ -158,6 +160,7 @@ static int srv_spawn(struct master *m, int i, int strict)
 		log_err("pipe failed", "errno=%d", errno);
 		return -1;
 	}
+	gen_watch_disconnect(m->watch);     /* no worker may inherit the master's connection */
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_err("fork failed", "errno=%d", errno);
@@ -362,6 +365,40 @@ static void srv_write_pid(const char *path)
 	fclose(f);
 }
 
+/* SIGHUP, or a new plugin generation: re-read the configuration files for the
+ * new workers (the socket stays as it is: changing it needs a restart) and
+ * replace the workers one at a time. */
+static void srv_hup(struct master *m, const char *const *conf_paths, int nconf)
+{
+	conf *cf = m->cf;
+	conf fresh;
+	char err[512];
+	int ok = 1;
+	conf_defaults(&fresh);
+	for (int i = 0; i < nconf && ok; i++)
+		ok = conf_load(&fresh, conf_paths[i], err, sizeof err) == 0;
+	if (ok)
+		ok = conf_env(&fresh, err, sizeof err) == 0;
+	if (!ok) {
+		log_err("reload refused: configuration error", "error=\"%s\"", err);
+		conf_free(&fresh);
+		return;
+	}
+	free(fresh.listen);
+	fresh.listen = strdup(cf->listen);
+	fresh.workers = cf->workers;   /* the count changes on restart only */
+	conf old = *cf;
+	*cf = fresh;
+	if (srv_reload(m) == 0) {
+		conf_free(&old);
+	} else {
+		/* the new configuration cannot start a worker: keep
+		 * serving, and respawning, with the old one */
+		conf_free(cf);
+		*cf = old;
+	}
+}
+
 int srv_run(conf *cf, const char *const *conf_paths, int nconf)
 {
 	static struct master m;      /* one per process, lives for the run */
@@ -399,46 +436,35 @@ int srv_run(conf *cf, const char *const *conf_paths, int nconf)
 	met_worker_count(srv_live_workers(&m));
 	log_info("ready", "workers=%d", ready);
 
+	/* the watcher keeps its own copy of the settings it needs (a reload
+	 * replaces *cf); its polling interval changes on restart only */
+	int check_ms = cf->reload_check_ms;
+	if (check_ms > 0)
+		m.watch = gen_watch_new(cf, GEN_PLUGINS);
+	double next_check = 0;
 	int rc = 0;
 	for (;;) {
-		struct timespec ts = {1, 0};
+		struct timespec ts = {0, 200 * 1000 * 1000};
+		if (check_ms >= 1000)
+			ts = (struct timespec){1, 0};
 		int sig = sigtimedwait(&m.sigs, NULL, &ts);
+		if (m.watch && srv_now() >= next_check && sig != SIGTERM && sig != SIGINT) {
+			next_check = srv_now() + check_ms / 1000.0;
+			if (gen_watch_check(m.watch) == 1) {
+				log_info("plugin generation changed: reloading", NULL);
+				srv_hup(&m, conf_paths, nconf);
+			}
+		}
 		if (sig == SIGCHLD || sig < 0) {
 			srv_reap(&m, 1);
 		} else if (sig == SIGHUP) {
-			/* re-read the configuration files for the new workers; the
-			 * socket stays as it is (changing it needs a restart) */
-			conf fresh;
-			char err[512];
-			int ok = 1;
-			conf_defaults(&fresh);
-			for (int i = 0; i < nconf && ok; i++)
-				ok = conf_load(&fresh, conf_paths[i], err, sizeof err) == 0;
-			if (ok)
-				ok = conf_env(&fresh, err, sizeof err) == 0;
-			if (!ok) {
-				log_err("reload refused: configuration error", "error=\"%s\"", err);
-				conf_free(&fresh);
-				continue;
-			}
-			free(fresh.listen);
-			fresh.listen = strdup(cf->listen);
-			fresh.workers = cf->workers;   /* the count changes on restart only */
-			conf old = *cf;
-			*cf = fresh;
-			if (srv_reload(&m) == 0) {
-				conf_free(&old);
-			} else {
-				/* the new configuration cannot start a worker: keep
-				 * serving, and respawning, with the old one */
-				conf_free(cf);
-				*cf = old;
-			}
+			srv_hup(&m, conf_paths, nconf);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			break;
 		}
 	}
 	srv_stop_all(&m);
+	gen_watch_free(m.watch);
 	close(m.listen_fd);
 	unlink(cf->listen);
 	if (cf->pid_file && *cf->pid_file)

@@ -115,14 +115,14 @@ return {
   tables = {
     volunteers = { columns = { "name", "phone", "skills", "days", "parts", "availability_note",
                                "status", "user_id", "username", "created_at", "approved_at",
-                               "approved_by", "inactive_since", "inactive_by", "anonymised_at" } },
+                               "approved_by", "inactive_since", "inactive_by", "anonymised_at", "rev" } },
     plans = { columns = { "title", "role", "skill", "resident_name", "resident_address",
                           "resident_phone", "weekday", "start_time", "end_time", "headcount",
                           "active", "created_at" } },
     shifts = { columns = { "kind", "role", "place", "resident_name", "resident_address",
                            "resident_phone", "starts_at", "ends_at", "headcount", "skill",
                            "event_id", "event_title", "plan_id", "note", "created_at",
-                           "created_by", "purged_at" } },
+                           "created_by", "purged_at", "rev" } },
     assignments = { columns = { "shift_id", "volunteer_id", "by_staff", "created_at",
                                 "attendance", "minutes", "confirmed_by", "confirmed_at" } },
     messages = { columns = { "shift_id", "volunteer_id", "kind", "created_at" } },
@@ -131,8 +131,8 @@ return {
   },
 
   queries = {
-    lock_volunteer = "SELECT id, status, skills, days, parts FROM {volunteers} WHERE id = ? FOR UPDATE",
-    lock_shift = [[SELECT id, kind, role, place, starts_at, ends_at, headcount, skill
+    lock_volunteer = "SELECT id, status, skills, days, parts, rev FROM {volunteers} WHERE id = ? FOR UPDATE",
+    lock_shift = [[SELECT id, kind, role, place, starts_at, ends_at, headcount, skill, rev
                    FROM {shifts} WHERE id = ? FOR UPDATE]],
     taken = "SELECT COUNT(*) AS n FROM {assignments} WHERE shift_id = ?",
     -- shifts of one volunteer that overlap [?2 start, ?1 end)

@@ -106,7 +106,8 @@ http_code() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" 2>/dev/null || tr
 # reach it, this script's own variables do not.
 SCRIPT_VARS=(PORTAL_PORT PORTAL_TEST_PORT PORTAL_URL PORTAL_VAR PORTAL_BIN PORTAL_CONF
 	PORTAL_PID_FILE PORTAL_TEST_DB_SOCKET PORTAL_TEST_DB_NAME PORTAL_TEST_DB_USER
-	PORTAL_TEST_DB_PASSWORD PORTAL_TEST_REQUIRE_DB)
+	PORTAL_TEST_DB_PASSWORD PORTAL_TEST_REQUIRE_DB PORTAL_TEST_FILES PORTAL_CLUSTER_APP_NODES
+	PORTAL_CLUSTER_TOPOLOGY PORTAL_CLUSTER_PORT_BASE PORTAL_CLUSTER_NODE PORTAL_CLUSTER_CTL)
 
 # The overrides in effect, one per line (part of the "is the running portald current?" stamp).
 portald_overrides() {

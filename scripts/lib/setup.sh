@@ -2,12 +2,13 @@
 
 # Every Debian 12 package the portal needs to build, run and test.
 #   build: compiler, autotools, the libraries found with pkg-config
-#   run:   MariaDB, nginx (libfcgi-bin gives cgi-fcgi for FastCGI smoke tests)
+#   run:   MariaDB, nginx (libfcgi-bin gives cgi-fcgi for FastCGI smoke tests); galera-4,
+#          rsync (its state transfer) and haproxy for `scripts/portal cluster`
 #   tests: wrk (load), jq/curl, clang + its runtime (libFuzzer), chromium and a CJK font
 #          (browser tests; without the font Chinese text renders as boxes), procps (pgrep)
 PACKAGES=(build-essential autoconf automake libtool pkg-config
 	libfcgi-dev libfcgi-bin liblua5.4-dev libmariadb-dev libsodium-dev libjansson-dev libqrencode-dev
-	mariadb-server mariadb-client nginx
+	mariadb-server mariadb-client nginx galera-4 rsync haproxy
 	wrk jq curl clang libclang-rt-14-dev chromium fonts-wqy-microhei procps)
 
 # Packages from PACKAGES (plus nodejs/npm when there is no node at all: a machine may carry

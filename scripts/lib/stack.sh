@@ -7,8 +7,10 @@ MIGRATE_USER=portal_migrate
 # Least privilege. The running portal (DB_USER) reads and writes rows and nothing else: it
 # cannot change the schema, drop the audit log's append-only triggers or grant anything.
 # `portald migrate` and `portald plugin test` connect as MIGRATE_USER, which may change the
-# schema of the portal's database only. Neither has GRANT, FILE, PROCESS or SUPER.
-DB_RUNTIME_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES"
+# schema of the portal's database only. Neither has GRANT, FILE, PROCESS or SUPER. No LOCK
+# TABLES or temporary tables for the running portal: nothing uses them, and on a Galera cluster
+# neither holds or replicates across nodes (docs/architecture.md).
+DB_RUNTIME_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE"
 DB_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, TRIGGER, LOCK TABLES, CREATE TEMPORARY TABLES, EXECUTE"
 
 # --- MariaDB --------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ portald_start() {
 	# $! is portald's master itself.)
 	setsid "${PORTALD_ARGV[@]}" serve </dev/null >>"$LOG/portald.log" 2>&1 &
 	PORTALD_LAUNCHED=$!
+	disown "$!" 2>/dev/null || true     # no "Killed" job report when a test kills it
 	if ! wait_until 30 portald_up_or_dead || ! portald_listening; then
 		tail -n 30 "$LOG/portald.log" >&2
 		die "portald did not start (log: $LOG/portald.log)"
@@ -182,13 +185,17 @@ portald_pids() {
 # --- nginx ----------------------------------------------------------------------------------
 
 # Replace every @NAME@ placeholder of conf/nginx.conf.in.
+#   render_nginx_conf [UPSTREAM_LINES [HTTP_EXTRA]]: the upstream's server lines ("\n" between
+#   lines; default: this instance's portald socket) and lines for the http block (the cluster's).
 render_nginx_conf() {
-	local user_line=""
+	local user_line="" up=${1:-"server unix:$PORTALD_SOCK;"} extra=${2:-}
 	[ "$(id -u)" -eq 0 ] && user_line="user root;"
 	sed -e "s|@USER_LINE@|$user_line|" -e "s|@RUN@|$RUN|g" -e "s|@LOG@|$LOG|g" \
-		-e "s|@INST@|$INST|g" -e "s|@SOCK@|$PORTALD_SOCK|g" -e "s|@PORT@|$PORT|g" \
+		-e "s|@INST@|$INST|g" -e "s|@PORT@|$PORT|g" \
 		-e "s|@WWW@|$REPO/www|g" -e "s|@CONF@|$REPO/conf|g" \
-		"$REPO/conf/nginx.conf.in" >"$NGINX_CONF.tmp"
+		"$REPO/conf/nginx.conf.in" |
+		awk -v up="$up" -v extra="$extra" '$1 == "@UPSTREAM@" { printf "%s\n", up; next }
+			$1 == "@HTTP_EXTRA@" { if (extra != "") printf "    %s\n", extra; next } { print }' >"$NGINX_CONF.tmp"
 	mv "$NGINX_CONF.tmp" "$NGINX_CONF"
 }
 
@@ -196,6 +203,11 @@ nginx_cmd() { nginx -p "$INST/nginx/" -e "$LOG/nginx-error.log" -c "$NGINX_CONF"
 
 nginx_start() {
 	render_nginx_conf
+	nginx_start_rendered
+}
+
+# Start (or reload) nginx with the configuration already rendered.
+nginx_start_rendered() {
 	nginx_cmd -t -q </dev/null || die "nginx rejects $NGINX_CONF"
 	if pid_alive "$NGINX_PID" nginx; then
 		step "nginx running: reloading its configuration"

@@ -11,6 +11,7 @@ TEST_SUITES=(
 	"browser      stack  suite_node tests/browser"
 	"shutdown     stack  suite_shutdown"
 	"distcheck    db     suite_distcheck"
+	"cluster      none   suite_cluster"
 )
 
 # Databases beside the served one: `make check` and `make distcheck` get their own.
@@ -111,6 +112,7 @@ suite_plugins() {
 
 # Stop a stack left by an earlier run (its pid files are the only record) and start afresh.
 test_wipe() {
+	[ -d "$INST/cluster" ] && (cluster_test_init && cluster_down >/dev/null 2>&1) || true
 	if [ -d "$INST" ]; then
 		stack_down
 		[ "$RUN" != "$INST/run" ] && rm -rf "$RUN"
@@ -279,5 +281,110 @@ suite_distcheck() {
 		SUITE_FAIL=1
 		tail -n 40 "$log" >&2
 		say "make distcheck failed (exit $rc): $log"
+	fi
+}
+
+# --- the cluster suite ------------------------------------------------------------------------
+
+# The test cluster (in a subshell: it selects other folders than the test stack's): var/test/
+# cluster, the sanitizer build, rate limits off (every client is 127.0.0.1), the test plugins.
+cluster_test_init() {
+	local base
+	export PORTAL_RATE_LIMITS=off PORTAL_CLUSTER_APP_NODES=2
+	export PORTAL_CLUSTER_TOPOLOGY=${PORTAL_CLUSTER_TOPOLOGY:-multi}
+	base=${PORTAL_CLUSTER_PORT_BASE:-$(cat "$REPO/var/test/cluster/port-base" 2>/dev/null || cluster_free_base 9200)}
+	export PORTAL_CLUSTER_PORT_BASE=$base
+	cluster_init "$REPO/var/test/cluster" "$REPO/var/build-test" $((base + 14))
+	PLUGIN_DIR=$REPO/var/test/plugins
+	PUBLIC_CACHE_MS=0
+	PORTALD_EXTRA_ENV=(
+		"ASAN_OPTIONS=log_path=$CLOG/sanitizer:detect_leaks=1"
+		"UBSAN_OPTIONS=log_path=$CLOG/sanitizer:print_stacktrace=1"
+	)
+}
+
+# A command for the tests to drive the test cluster (tests/cluster/README.md):
+#   ctl db-kill|db-start I, app-kill|app-start K, reload K   (cluster_node_cmd)
+#   ctl sql I QUERY       rows of QUERY on Galera node I (tab-separated)
+#   ctl cli K ARGS...     portald ARGS with app node K's configuration
+#   ctl pids K            app node K's master and workers, master first
+#   ctl metrics K         GET /metrics straight from app node K's socket
+#   ctl get K PATH        GET PATH straight from app node K's socket (CGI headers, body)
+#   ctl synced I          exit 0 when Galera node I is Synced
+write_cluster_ctl() {
+	local f=$CINST/ctl
+	cat >"$f" <<-EOF
+		#!/usr/bin/env bash
+		# Written by scripts/portal test: drives the test cluster in $CINST.
+		set -euo pipefail
+		REPO=$REPO
+		for lib in common setup stack cluster suites; do . "\$REPO/scripts/lib/\$lib.sh"; done
+		cluster_test_init
+		cmd=\${1:-}
+		shift || true
+		case "\$cmd" in
+		sql) n=\$1; shift; gsql "\$n" -N -B -r "\$DB_NAME" -e "\$*" ;;
+		cli) app_node "\$1"; shift; portald "\$@" ;;
+		pids) app_node "\$1"; portald_pids ;;
+		metrics) app_node "\$1"; REQUEST_METHOD=GET SCRIPT_NAME=/metrics REQUEST_URI=/metrics QUERY_STRING= \\
+			REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "\$PORTALD_SOCK" ;;
+		get) app_node "\$1"; REQUEST_METHOD=GET SCRIPT_NAME="\${2%%\\?*}" REQUEST_URI="\$2" \\
+			QUERY_STRING="\$([[ "\$2" == *\\?* ]] && echo "\${2#*\\?}" || true)" REMOTE_ADDR=127.0.0.1 \\
+			cgi-fcgi -bind -connect "\$PORTALD_SOCK" ;;
+		synced) gsynced "\$1" ;;
+		*) cluster_node_cmd "\$cmd" "\$@" ;;
+		esac
+	EOF
+	chmod 0700 "$f"
+}
+
+# The cluster from nothing, tests/cluster/*.test.mjs against it, then everything stopped.
+# Writes "PASS FAIL" to $1.
+cluster_suite_run() {
+	local out=$1 tap rc=0 counts reports
+	cluster_test_init
+	if [ -d "$CINST" ]; then
+		cluster_down >/dev/null 2>&1 || true
+		[ "$CRUN" != "$CINST/run" ] && rm -rf "$CRUN"
+		rm -rf "$CINST"
+	fi
+	trap 'cluster_down >/dev/null 2>&1 || true' EXIT
+	cluster_up
+	write_cluster_ctl
+	cluster_self
+	tap=$CLOG/cluster.tap
+	PORTAL_URL=$URL PORTAL_CLUSTER_CTL=$CINST/ctl \
+		node --test --test-concurrency=1 \
+		--test-reporter=spec --test-reporter-destination=stdout \
+		--test-reporter=tap --test-reporter-destination="$tap" \
+		"$REPO"/tests/cluster/${PORTAL_TEST_FILES:-*}.test.mjs </dev/null >&2 || rc=$?
+	counts=$(awk '
+		$1 == "#" && $2 == "pass" { p = $3 }
+		$1 == "#" && ($2 == "fail" || $2 == "cancelled" || $2 == "skipped" || $2 == "todo") { f += $3 }
+		END { print p + 0, f + 0 }' "$tap" 2>/dev/null || echo "0 0")
+	read -r SUITE_PASS SUITE_FAIL <<<"$counts"
+	if [ "$rc" -ne 0 ] && [ "$SUITE_FAIL" -eq 0 ]; then SUITE_FAIL=1; fi
+	step "stopping the test cluster"
+	cluster_down
+	# no sanitizer report from any portald of the cluster (those killed with -9 write none)
+	reports=$(find "$CLOG" -maxdepth 1 -name 'sanitizer.*' -size +0 2>/dev/null)
+	if [ -z "$reports" ]; then SUITE_PASS=$((SUITE_PASS + 1)); else
+		say "sanitizer reports from the cluster's portald:"
+		head -n 30 $reports >&2
+		SUITE_FAIL=$((SUITE_FAIL + 1))
+	fi
+	echo "$SUITE_PASS $SUITE_FAIL" >"$out"
+}
+
+# The cluster suite (~2 GB: three MariaDB Galera nodes, two portald nodes, nginx).
+suite_cluster() {
+	local out=$LOG/cluster-suite.counts
+	rm -f "$out"
+	try cluster_suite_run "$out"
+	if [ -s "$out" ]; then
+		read -r SUITE_PASS SUITE_FAIL <"$out"
+	else
+		say "the cluster suite stopped early; logs: $REPO/var/test/cluster/"
+		SUITE_FAIL=$((SUITE_FAIL + 1))
 	fi
 }

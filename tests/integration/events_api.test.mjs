@@ -340,7 +340,7 @@ test('the hourly job queues the day-before reminder and the log sender sends it 
 	assert.equal(sqlValue(`SELECT status FROM outbox WHERE registration_id = ${regId} AND kind = 'confirmation'`), 'queued');
 	// The exit status also reflects the plugins' jobs, and the test instance serves a hostile
 	// plugin whose hourly job fails on purpose: the core's work is checked by its results.
-	const run = portald(['jobs', 'run', 'hourly']);
+	const run = portald(['jobs', 'run', 'hourly', '--force']);
 	assert.ok(run.status === 0 || run.status === 1, `jobs run exited ${run.status}: ${run.stderr.slice(-500)}`);
 	assert.equal(sqlValue(`SELECT COUNT(*) FROM outbox WHERE registration_id = ${regId} AND kind = 'reminder'`), '1');
 	assert.equal(sqlValue(`SELECT status FROM outbox WHERE registration_id = ${regId} AND kind = 'reminder'`), 'sent');
@@ -349,7 +349,7 @@ test('the hourly job queues the day-before reminder and the log sender sends it 
 	assert.ok(out.includes(`${p.slice(0, 3)}****${p.slice(7)}`), 'the masked phone is logged');
 	assert.ok(!out.includes(p), 'never the full phone');
 	// a second run queues no second reminder
-	portald(['jobs', 'run', 'hourly']);
+	portald(['jobs', 'run', 'hourly', '--force']);
 	assert.equal(sqlValue(`SELECT COUNT(*) FROM outbox WHERE registration_id = ${regId} AND kind = 'reminder'`), '1');
 });
 
@@ -362,7 +362,7 @@ test('the daily job marks no-shows and anonymises registrants past the retention
 	sql(`INSERT INTO registrations (event_id, code, name, phone, status, answers) VALUES
 		(${old.id}, 'OLD${crypto.randomBytes(2).toString('hex').toUpperCase().replace(/[01]/g, '2').slice(0, 3)}', '老用户', '${p1}', 'confirmed', '{"a": 1}'),
 		(${recent.id}, 'NEW${crypto.randomBytes(2).toString('hex').toUpperCase().replace(/[01]/g, '2').slice(0, 3)}', '新用户', '${p2}', 'confirmed', NULL)`);
-	const run = portald(['jobs', 'run', 'daily']);
+	const run = portald(['jobs', 'run', 'daily', '--force']);
 	assert.equal(run.status, 0, run.stderr);
 	const [[name, ph, answers, status]] = sql(`SELECT name, phone, answers IS NULL, status FROM registrations WHERE event_id = ${old.id}`);
 	assert.equal(name, '已匿名');

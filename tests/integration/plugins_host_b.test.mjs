@@ -230,7 +230,7 @@ test('csv.encode neutralises formulas exactly like the core\'s export', async ()
 test('portal.db works in a daily job run by `portald jobs run daily`', async () => {
 	const count = async () => (await api('GET', '/api/p/pairs/seen?what=daily_job')).json.length;
 	const n = await count();
-	const r = portald(['jobs', 'run', 'daily']);
+	const r = portald(['jobs', 'run', 'daily', '--force']);
 	assert.equal(r.status, 0, r.stderr);
 	assert.equal(await count(), n + 1);
 	const last = (await api('GET', '/api/p/pairs/seen?what=daily_job')).json.at(-1);

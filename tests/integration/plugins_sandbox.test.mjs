@@ -336,7 +336,7 @@ test('hooks and jobs: an error or a loop is contained, other plugins\' hooks and
 		return;
 	}
 	const logDir = path.dirname(LOG);
-	const args = [...confFiles.flatMap((f) => ['-c', f]), 'jobs', 'run', 'hourly'];
+	const args = [...confFiles.flatMap((f) => ['-c', f]), 'jobs', 'run', 'hourly', '--force'];
 	const env = {
 		...process.env,
 		// as for the served portald: sanitizer reports land where the shutdown suite looks

@@ -9,6 +9,7 @@
  * Every test works on its own t_db_* tables, dropped first. The deadlock test
  * runs two threads, each with its own connection (never shared). */
 #include "db.h"
+#include "lease.h"
 #include "migrate.h"
 #include "tap.h"
 #include <errno.h>
@@ -666,6 +667,79 @@ static void test_migrate(db *d, arena *a)
 	db_raw(d, "DELETE FROM schema_migrations WHERE scope = 't_db'");
 }
 
+/* ---- failover list (db_failover) ------------------------------------------------------- */
+
+static void test_failover(const conf *cf, arena *a)
+{
+	char err[512] = "";
+	conf c = *cf;
+	c.db_socket = "/nonexistent/portal-test.sock";
+	c.db_failover = (char *)cf->db_socket;
+	db *d = db_open(&c, err, sizeof err);
+	ok(d != NULL, "the first server is down: the failover server is used (%s)", d ? "ok" : err);
+	if (d) {
+		is_int((int)db_failover_count(d), 1, "one failover counted");
+		db_cluster st;
+		is_int(db_cluster_state(d, a, &st), DB_OK, "cluster state of a lone server");
+		ok(st.wsrep == 0 && st.ready == 1 && st.failed_over == 1, "not Galera, ready, on a failover server");
+		is_int(db_causal(d, 1), DB_OK, "causal reads are a no-op without Galera");
+		db_close(d);
+	}
+	c.db_failover = "127.0.0.1:notaport";
+	d = db_open(&c, err, sizeof err);
+	ok(d == NULL && strstr(err, "db_failover"), "a bad db_failover is an error naming the key (%s)", err);
+	db_close(d);
+}
+
+/* ---- leases and once-per-period runs (lease.c) ------------------------------------------ */
+
+static void test_lease(db *d, db *d2, arena *a)
+{
+	/* the table is shared with other tests' migrations (lease "migrate"): never dropped */
+	DDL(d, LEASE_TABLE_SQL);
+	DDL(d, "DELETE FROM leases WHERE name IN ('t_lease', 'jobs_daily', 'jobs_hourly')");
+	lease l1, l2;
+	char busy[300] = "";
+	is_int(lease_take(d, &l1, "t_lease", 60, 0, busy, sizeof busy), 1, "a free lease is taken");
+	is_int(lease_take(d2, &l2, "t_lease", 60, 0, busy, sizeof busy), 0, "a held lease is refused");
+	ok(strstr(busy, "held by") != NULL, "with its holder (%s)", busy);
+	is_int(lease_take(d2, &l2, "t_lease", 60, 1, busy, sizeof busy), 0, "waiting a second does not help");
+	is_int(lease_renew(d, &l1), 1, "the holder renews it");
+	lease_release(d, &l1);
+	is_int(lease_take(d2, &l2, "t_lease", 1, 0, busy, sizeof busy), 1, "released: another process takes it");
+	sleep_ms(1300);
+	is_int(lease_take(d, &l1, "t_lease", 60, 0, busy, sizeof busy), 1, "expired: taken over");
+	is_int(lease_renew(d2, &l2), 0, "the old holder has lost it");
+	/* a holder of this machine that no longer exists: taken at once */
+	char dead[200];
+	snprintf(dead, sizeof dead, "%.*s:999999999:dead", (int)strcspn(l1.holder, ":"), l1.holder);
+	ok(db_q(d, a, NULL, "UPDATE leases SET holder = ? WHERE name = 't_lease'", DB_TEXT(dead)) == DB_OK, "setup: dead holder");
+	is_int(lease_take(d2, &l2, "t_lease", 60, 0, busy, sizeof busy), 1, "a dead holder's lease is taken before expiry");
+	lease_release(d2, &l2);
+
+	DDL(d, "DROP TABLE IF EXISTS job_runs");
+	DDL(d, "CREATE TABLE job_runs (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, kind VARCHAR(16) NOT NULL,"
+	       " period VARCHAR(16) NOT NULL, holder VARCHAR(200) NOT NULL, forced TINYINT(1) NOT NULL DEFAULT 0,"
+	       " started_at DATETIME(3) NOT NULL, finished_at DATETIME(3) NULL, result VARCHAR(16) NULL) ENGINE=InnoDB");
+	lease_run run, run2;
+	char msg[512] = "";
+	is_int(lease_run_begin(d, &run, "daily", 0, msg, sizeof msg), 1, "the first daily run of the day goes ahead");
+	is_int(lease_run_begin(d2, &run2, "daily", 0, msg, sizeof msg), 0, "a second one at the same time is refused");
+	ok(strstr(msg, "running elsewhere") != NULL, "as running elsewhere (%s)", msg);
+	lease_run_end(d, &run, 1);
+	is_int(lease_run_begin(d2, &run2, "daily", 0, msg, sizeof msg), 0, "after it finished, the day is done");
+	ok(strstr(msg, "already ran") != NULL, "as already run (%s)", msg);
+	is_int(lease_run_begin(d2, &run2, "daily", 1, msg, sizeof msg), 1, "--force runs it again");
+	lease_run_end(d2, &run2, 0);
+	is_int((int)query_int(d, a, "SELECT COUNT(*) FROM job_runs WHERE kind = 'daily' AND finished_at IS NOT NULL"), 2,
+	       "both runs recorded");
+	is_int((int)query_int(d, a, "SELECT COUNT(*) FROM job_runs WHERE forced = 1 AND result = 'failed'"), 1,
+	       "the forced one as forced, with its result");
+	is_int(lease_run_begin(d, &run, "hourly", 0, msg, sizeof msg), 1, "hourly has its own lease and periods");
+	lease_run_end(d, &run, 1);
+	DDL(d, "DROP TABLE job_runs");
+}
+
 int main(void)
 {
 	const char *sock = getenv("PORTAL_TEST_DB_SOCKET");
@@ -705,6 +779,8 @@ int main(void)
 	test_cache(d, a);
 	test_errors(d, a);
 	test_lock_timeout(d, d2, a);
+	test_failover(&cf, a);
+	test_lease(d, d2, a);
 	test_tx(d, a);
 	test_lost_outside(d, d2, a);
 	test_lost_inside(d, d2, a);

@@ -312,14 +312,25 @@ static void test_expand_migrations(arena *a, const plug_ctx *pc)
 	refused(a, pc, M, "SET GLOBAL general_log = 1;\n", "found \"SET\"", "SET");
 	refused(a, pc, M, "LOAD DATA INFILE '/etc/passwd' INTO TABLE {items};\n", "found \"LOAD\"", "LOAD DATA");
 	refused(a, pc, M, "SELECT * FROM {items};\n", "found \"SELECT\"", "a SELECT in a migration");
-	refused(a, pc, M, "CREATE TABLE {items} (id INT); DROP TABLE {tags};\n", "';' must be the last thing on its line",
+	refused(a, pc, M, "CREATE TABLE {items} (id INT PRIMARY KEY); DROP TABLE {tags};\n", "';' must be the last thing on its line",
 	        "two statements on one line");
-	refused(a, pc, M, "CREATE TABLE {items} (id INT);\n;\n", "empty statement", "an empty statement");
+	refused(a, pc, M, "CREATE TABLE {items} (id INT PRIMARY KEY);\n;\n", "empty statement", "an empty statement");
 	refused(a, pc, M, "INSERT INTO {items} (name) VALUES (?);\n", "'?' parameters", "a parameter marker");
-	refused(a, pc, M, "CREATE TABLE {items} (id INT)\n/* x */;\n", "/* comments", "a block comment");
+	refused(a, pc, M, "CREATE TABLE {items} (id INT PRIMARY KEY)\n/* x */;\n", "/* comments", "a block comment");
 	refused(a, pc, M, "CREATE INDEX ix (name);\n", "need ON {table}", "CREATE INDEX without ON");
+	/* Galera: every table has a primary key */
+	char pk[512] = "";
+	refused(a, pc, M, "CREATE TABLE {items} (id INT, name TEXT, KEY ix (id));\n", "every table needs a PRIMARY KEY",
+	        "a table without a primary key");
+	refused(a, pc, M, "ALTER TABLE {items} DROP PRIMARY KEY;\n", "DROP PRIMARY KEY needs an ADD PRIMARY KEY",
+	        "dropping the primary key");
+	ok(expand(a, pc, "ALTER TABLE {items} DROP PRIMARY KEY, ADD PRIMARY KEY (id, name);\n", M, pk, sizeof pk) != NULL,
+	   "replacing the primary key is fine");
+	ok(expand(a, pc, "CREATE TABLE IF NOT EXISTS {tags} (a INT NOT NULL, b INT NOT NULL, PRIMARY KEY (a, b));\n", M,
+	          pk, sizeof pk) != NULL, "a composite primary key is fine");
+	ok(expand(a, pc, "CREATE TABLE {tags} LIKE {items};\n", M, pk, sizeof pk) != NULL, "CREATE TABLE .. LIKE copies the key");
 	char err[512] = "";
-	ok(expand(a, pc, "CREATE TABLE {items} (id INT);\n\nDROP TABLE users;\n", M, err, sizeof err) == NULL &&
+	ok(expand(a, pc, "CREATE TABLE {items} (id INT PRIMARY KEY);\n\nDROP TABLE users;\n", M, err, sizeof err) == NULL &&
 	   strncmp(err, "line 3, column 12: ", 19) == 0, "a migration error names its line (%s)", err);
 }
 

@@ -60,6 +60,18 @@ function M.available(vol, shift)
      and (parts == "" or C.has(parts, C.part(shift.starts_at)))
 end
 
+-- Write the rows a sign-up decided on (the shift: headcount; the volunteer: overlaps).
+-- SELECT ... FOR UPDATE locks rows on one database node only: on a Galera cluster two nodes
+-- may both count a seat left and each insert an assignment, and only rows that both
+-- transactions write make Galera refuse one of them (1213 at COMMIT, rerun by the host).
+-- Bumping rev puts the shift and the volunteer into the write set (docs/architecture.md).
+function M.claim(shift, vol)
+  db.update("shifts", { id = shift.id }, { rev = (shift.rev or 0) + 1 })
+  if vol then
+    db.update("volunteers", { id = vol.id }, { rev = (vol.rev or 0) + 1 })
+  end
+end
+
 -- Put a volunteer on a shift. by_staff: staff assign, which skips the cut-off and may
 -- record a shift that already took place; everything else holds for staff too.
 -- Returns { id = assignment id, shift = row }, or refuses (M.refuse) with nothing written.
@@ -93,6 +105,7 @@ function M.take(shift_id, volunteer_id, by_staff)
       shift_id = shift.id, volunteer_id = vol.id, by_staff = by_staff and 1 or 0,
       created_at = C.now_text(),
     })
+    M.claim(shift, vol)
     return { id = id, shift = shift }
   end)
 end
@@ -113,6 +126,7 @@ function M.release(shift_id, volunteer_id, by_staff)
     if n == 0 then
       M.refuse("not_signed", shift)
     end
+    M.claim(shift)
     return { shift = shift }
   end)
 end
