@@ -347,9 +347,9 @@ static int pt_config(lua_State *L)
 		json_object_set_new(values, k, v);
 		lua_pop(L, 1);
 	}
-	pset_apply(t->p, values);
+	int rc = pset_apply(t->p, values);
 	json_decref(values);
-	return 0;
+	return rc == 0 ? 0 : luaL_error(L, "T.config: the settings do not fit in the plugin's memory");
 }
 
 /* The assertions and the test registry are plain Lua, run in the sandbox. */
@@ -588,7 +588,7 @@ static const char pt_new_manifest[] =
 	"    } },\n"
 	"  },\n"
 	"\n"
-	"  -- one table of our own: p_@ID@_notes in the database\n"
+	"  -- one table of our own: {notes} in SQL, named after the plugin in the database (docs/plugins.md §3)\n"
 	"  tables = { notes = { columns = { \"name\", \"phone\", \"text\", \"created_at\" } } },\n"
 	"\n"
 	"  -- The host checks roles (and CSRF) before a handler runs; a handler may refuse()\n"

@@ -838,7 +838,7 @@ int pdb_pending(db *d, const plug_ctx *pc, const char *dir, mig_status *st, char
 int pdb_drop_all(db *d, const plug_ctx *pc, char *err, size_t errlen)
 {
 	char live[PLUG_MAX_ID + 8];
-	snprintf(live, sizeof live, "p_%s_", pc->id ? pc->id : "");
+	plug_live_prefix(live, sizeof live, pc->id ? pc->id : "");
 	if (!pc->table_prefix || strcmp(pc->table_prefix, live) == 0) {
 		snprintf(err, errlen, PDB_M_LIVE, pc->id ? pc->id : "?", pc->table_prefix ? pc->table_prefix : "");
 		return -1;
