@@ -300,21 +300,6 @@ static int plug_valid_path(const char *p)
 	return 1;
 }
 
-void plug_live_prefix(char *out, size_t n, const char *id)
-{
-	/* "p_<id>_" for an id without '_' (every shipped plugin: the names
-	 * of existing tables stay as they were); "p<length of id>_<id>_" for
-	 * an id with '_'. With "p_<id>_" for every id, plugin "evil" with
-	 * table "box_notes" and plugin "evil_box" with table "notes" were the
-	 * same table. Now the two families never meet ("p_" versus "p<digit>"),
-	 * an id without '_' ends at the first '_', and a length says where an
-	 * id with '_' ends: one name, one plugin and table. */
-	if (strchr(id, '_'))
-		snprintf(out, n, "p%zu_%s_", strlen(id), id);
-	else
-		snprintf(out, n, "p_%s_", id);
-}
-
 /* Do two route patterns match the same requests? Parameter names do not
  * count ("/days/{id}" is "/days/{day}"), nor a trailing slash. */
 static int plug_same_path(const char *a, const char *b)
@@ -1042,7 +1027,7 @@ plugin *plug_load_dir(const conf *cf, db *d, const char *dir, const char *id, co
 	if (prefix)
 		snprintf(pre, sizeof pre, "%s", prefix);
 	else
-		plug_live_prefix(pre, sizeof pre, id);
+		pdb_live_prefix(pre, sizeof pre, id);
 	p->ctx.table_prefix = xstrdup(pre);
 	if (!plug_valid_id(id)) {
 		plug_fail(p, PLUG_ERROR, "plugin folder \"%s\": the id must be 2-32 lower case letters, digits or _", id);
@@ -1104,6 +1089,14 @@ plugin *plug_load_dir(const conf *cf, db *d, const char *dir, const char *id, co
 				          "plugin %s: %d migration(s) not applied yet: run `portald migrate`", id, ms.pending);
 				return p;
 			}
+		}
+		int legacy = pdb_legacy_pending(d, &p->ctx);
+		if (legacy != 0) {
+			plug_fail(p, legacy > 0 ? PLUG_PENDING_MIGRATION : PLUG_ERROR,
+			          legacy > 0 ? "plugin %s: %d table(s) still have their old names (p_<id>_...): "
+			                       "run `portald migrate` to rename them"
+			                     : "plugin %s: cannot look up its tables (%d)", id, legacy);
+			return p;
 		}
 		/* disabled by an admin? (the table exists once core migrations ran) */
 		arena *a = ar_new(1024);
@@ -1864,26 +1857,45 @@ int plug_migrate(const conf *cf, db *d, FILE *logf, char *err, size_t errlen)
 			names[n++] = xstrdup(e->d_name);
 		}
 	closedir(dir);
+	/* every manifest first: renaming a table from its old name needs to
+	 * know every other plugin's tables */
+	plugin **ps = calloc(n ? n : 1, sizeof *ps);
+	const plug_ctx **ctxs = calloc(n ? n : 1, sizeof *ctxs);
 	for (size_t i = 0; i < n; i++) {
-		char path[PATH_MAX], mdir[PATH_MAX + 16];
+		char path[PATH_MAX], manifest[PATH_MAX + 16];
 		struct stat st;
 		snprintf(path, sizeof path, "%s/%s", cf->plugin_dir, names[i]);
-		snprintf(mdir, sizeof mdir, "%s/migrations", path);
-		if (rc == 0 && stat(mdir, &st) == 0) {
-			plugin *p = plug_load_dir(cf, NULL, path, names[i], NULL);
+		snprintf(manifest, sizeof manifest, "%s/plugin.lua", path);
+		if (stat(manifest, &st) == 0) {
+			ps[i] = plug_load_dir(cf, NULL, path, names[i], NULL);
+			ctxs[i] = &ps[i]->ctx;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char mdir[PATH_MAX + 16];
+		struct stat st;
+		snprintf(mdir, sizeof mdir, "%s/%s/migrations", cf->plugin_dir, names[i]);
+		plugin *p = ps[i];
+		if (rc == 0 && p && stat(mdir, &st) == 0) {
 			if (p->status == PLUG_ERROR) {
 				snprintf(err, errlen, "%s", p->message);
 				rc = -1;
 			} else {
 				mig_status ms;
-				rc = pdb_migrate(d, &p->ctx, mdir, logf, &ms, err, errlen);
+				rc = pdb_rename_legacy(d, &p->ctx, ctxs, n, logf, err, errlen);
+				if (rc == 0)
+					rc = pdb_migrate(d, &p->ctx, mdir, logf, &ms, err, errlen);
 				if (rc == 0 && logf)
 					fprintf(logf, "%s: %d applied now, %d in total\n", p->id, ms.applied, ms.total);
 			}
-			plug_free_one(p);
 		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		plug_free_one(ps[i]);
 		free(names[i]);
 	}
+	free(ps);
+	free(ctxs);
 	free(names);
 	return rc;
 }

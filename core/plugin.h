@@ -29,7 +29,8 @@
 typedef struct plug_set plug_set;
 typedef struct plugin plugin;
 
-/* A declared table: logical name -> real name: plug_live_prefix(id) + name. */
+/* A declared table: logical name -> real name: pdb_live_prefix(id) + name
+ * (plugin_db.h). */
 typedef struct plug_table {
 	const char *name;
 	const char *real;
@@ -50,7 +51,7 @@ typedef struct plug_ctx {
 	int own_arena;                /* a was made for a call outside a request */
 	plug_table *tables;
 	size_t ntables;
-	const char *table_prefix;     /* plug_live_prefix() normally; a throwaway prefix under `plugin test` */
+	const char *table_prefix;     /* pdb_live_prefix() normally; a throwaway prefix under `plugin test` */
 	int capture;                  /* `plugin test`: keep what the last page rendered */
 	int pset_pinned;              /* plugin_settings.c: settings from pset_apply only */
 	long long pset_at;            /* plugin_settings.c: when the stored settings were last asked for */
@@ -92,10 +93,6 @@ plugin *plug_find(plug_set *s, const char *id);
 /* Apply pending migrations of every plugin (portald migrate). */
 int plug_migrate(const conf *cf, db *d, FILE *log, char *err, size_t errlen);
 
-/* The prefix of plugin id's tables in the database: "p_<id>_" for an id
- * without '_', "p<length>_<id>_" for an id with '_' (so that no two
- * plugins' tables can have the same name; plugin.c says why). */
-void plug_live_prefix(char *out, size_t n, const char *id);
 /* Load one plugin folder (id = folder name). prefix overrides the table
  * prefix (throwaway tables under `portald plugin test`), NULL = the live one.
  * d may be NULL (no migration/disabled checks). Always returns a plugin;

@@ -325,15 +325,13 @@ int sbx_log_allow(lua_State *L, size_t bytes)
 		return 1;
 	}
 	/* say it once: the first line cut in this minute, or in this call
-	 * while the minute still has room (then it counts as a line) */
+	 * while the minute still has room */
 	if (minute_full && s->min_dropped++ == 0)
 		log_warn("plugin log output cut", "plugin=%s per=minute limit_lines=%u limit_bytes=%u "
 		         "note=\"further lines of this minute are dropped\"", s->name, SBX_LOG_MIN_LINES, SBX_LOG_MIN_BYTES);
-	else if (!minute_full && s->log_dropped == 0) {
-		s->min_lines++;
+	else if (!minute_full && s->log_dropped == 0)
 		log_warn("plugin log output cut", "plugin=%s per=call limit_lines=%u limit_bytes=%u "
 		         "note=\"further lines of this call are dropped\"", s->name, SBX_LOG_CALL_LINES, SBX_LOG_CALL_BYTES);
-	}
 	s->log_dropped++;
 	return 0;
 }
