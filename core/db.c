@@ -599,6 +599,13 @@ static int db_stmt_fail(db *d, MYSQL_STMT *st)
 	if (!e)
 		e = mysql_errno(d->my);
 	mysql_stmt_free_result(st);
+	/* An error that arrives while the rows are read (a statement stopped
+	 * by max_statement_time or KILL QUERY after its result set began)
+	 * leaves the statement out of step with the server: its next
+	 * execution then waited for the read timeout (30 s) and failed as a
+	 * lost connection. A reset brings it back in step (no round trip to
+	 * a server that is gone: it fails at once then). */
+	mysql_stmt_reset(st);
 	return db_fail(d, e, msg);
 }
 

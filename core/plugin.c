@@ -1387,17 +1387,20 @@ static int plug_call_step(lua_State *L)
 	plugin *p = c->p;
 	luaL_checkstack(L, 20, NULL);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-	if (c->route) {
-		sbx_quiet(p->sb, 1);     /* the client's data: not the plugin's fault if it is too much */
+	/* what the host hands over is not the plugin's own allocating: a push
+	 * that does not fit fails this call but is not counted as the plugin
+	 * hitting its cap (which switches it off after three) */
+	sbx_quiet(p->sb, 1);
+	if (c->route)
 		plug_push_request(L, c->r, c->route->roles != 0, c->json);
-		sbx_quiet(p->sb, 0);
-	} else if (c->nargs) {
+	else if (c->nargs) {
 		if (c->payload)
 			lj_push(L, c->payload);
 		else
 			lua_newtable(L);
 		sbx_readonly(L);
 	}
+	sbx_quiet(p->sb, 0);
 	c->at = PLUG_AT_CALL;
 	if (sbx_call(p->sb, c->nargs, 1, c->err, sizeof c->err) != 0) {
 		c->raised = 1;
@@ -1654,8 +1657,6 @@ int plug_dispatch(plug_set *s, req *r)
 		         r->body_len, perr);
 		resp_error(r, 413, "too_complex", "提交的内容太大或太复杂，无法处理。", NULL);
 	} else {
-		if (c.at == PLUG_AT_PUSH)
-			sbx_count_mem_hit(p->sb);   /* its state was full: the plugin's doing */
 		char why[700];
 		snprintf(why, sizeof why, "%s (while %s)", perr,
 		         c.at == PLUG_AT_PUSH ? "passing the request to the plugin" : "reading what the route returned");

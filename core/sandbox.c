@@ -1373,10 +1373,6 @@ void sbx_quiet(sbx *s, int on)
 	s->quiet = on;
 }
 
-void sbx_count_mem_hit(sbx *s)
-{
-	s->mem_hits++;
-}
 
 double sbx_budget_left(lua_State *L)
 {

@@ -55,13 +55,11 @@ int sbx_call(sbx *s, int nargs, int nresults, char *err, size_t errlen);
  * 0, or -1 with the message
  * ("not enough memory" when the memory cap stopped it) in err. */
 int sbx_protect(sbx *s, lua_CFunction f, void *ud, int nargs, char *err, size_t errlen);
-/* Inside sbx_protect: on = the host is now pushing a client's data (a
- * request), whose failing allocations are not the plugin's doing and do
- * not count as memory-cap hits. sbx_protect resets it when it returns. */
+/* Inside sbx_protect: on = the host is now pushing data of its own (a
+ * request, a hook payload): allocations that fail then are an error of the
+ * step but do not count as the plugin hitting its memory cap (which is
+ * about the plugin's own allocating). sbx_protect resets it on return. */
 void sbx_quiet(sbx *s, int on);
-/* Count one memory-cap hit against the plugin (a host step failed because
- * its state was full, not because of the data pushed). */
-void sbx_count_mem_hit(sbx *s);
 /* The log budget of print() and portal.log: 1 when a line of bytes may be
  * written now; 0 when it is to be dropped (per call: 100 lines or 32 KiB;
  * per minute in this state: 600 lines or 256 KiB). The first line cut of

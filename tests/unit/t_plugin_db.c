@@ -918,6 +918,13 @@ static void test_time_budget(db *d, arena *a, plug_ctx *pc, const char *dir)
 	                                  " WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'");
 	ok(before >= 0 && after == before + 1, "it was stopped once and not sent again (max_statement_time_exceeded %lld -> %lld)",
 	   before, after);
+	/* the same statement again (cached, prepared): stopped as promptly; before db.c reset
+	 * a statement whose error came with its rows, this waited for the read timeout */
+	lua_raises(&e, "db.query('slow', {})", "portal.db.query: the database stopped the statement after",
+	           "the same statement a second time is stopped as well (not lost at the read timeout)");
+	after = query_int(d, a, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	                        " WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'");
+	is_int(after, before + 2, "... by the database");
 	ok(query_int(d, a, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
 	                   " AND INFO LIKE '%max_statement_time%p_demo_items%'") == 0,
 	   "nothing of it runs on in the server");

@@ -572,11 +572,11 @@ static void test_protect(void)
 	unsigned hits = sbx_mem_hits(s);
 	ok(sbx_protect(s, push_big, NULL, 0, err, sizeof err) == -1 && has(err, "not enough memory"),
 	   "6: a host push past the cap fails inside sbx_protect (no panic, no abort): %s", err);
-	is_int(sbx_mem_hits(s), hits + 1, "6: ... counted once against the plugin");
+	is_int(sbx_mem_hits(s), hits + 1, "6: ... counted once as a hit when not quiet");
 	is_int(lua_gettop(sbx_L(s)), 0, "6: ... the stack is as it was");
 	ok(sbx_mem(s) < (2u << 20), "6: ... and the half-built table is collected (%zu bytes)", sbx_mem(s));
 	hits = sbx_mem_hits(s);
-	ok(sbx_protect(s, push_big, s, 0, err, sizeof err) == -1, "6: a client's data that does not fit fails too");
+	ok(sbx_protect(s, push_big, s, 0, err, sizeof err) == -1, "6: a host push marked quiet fails too");
 	is_int(sbx_mem_hits(s), hits, "6: ... and is not counted against the plugin (sbx_quiet)");
 	ok(has(R(s, "full = {} for i = 1, 1e9 do full[i] = ('x'):rep(100) .. i end"), "not enough memory"),
 	   "6: a plugin fills its state and keeps it full");
