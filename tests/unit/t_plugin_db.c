@@ -849,6 +849,21 @@ static void test_lua_query(struct lua_env *e)
 	lua_raises(e, "db.query('tags_of', {{}})", "params[1]: unsupported value", "a bad parameter");
 }
 
+/* Give the state s the context pc and a read-only portal.db, as plugin.c
+ * does; leaves the environment on the stack. */
+static void push_portal_db(sbx *s, plug_ctx *pc)
+{
+	lua_State *L = sbx_L(s);
+	lua_pushlightuserdata(L, pc);
+	lua_setfield(L, LUA_REGISTRYINDEX, "plug.ctx");
+	sbx_push_env(s);
+	lua_createtable(L, 0, 1);
+	pdb_push(L);
+	sbx_readonly(L);
+	lua_setfield(L, -2, "db");
+	lua_setfield(L, -2, "portal");
+}
+
 /* Plugins whose id has '_' had their tables named "p_<id>_<table>": a
  * worker does not serve them until `portald migrate` renamed them, and a
  * name that may be another plugin's table is not renamed (issue 12). */
@@ -899,16 +914,8 @@ static void test_time_budget(db *d, arena *a, plug_ctx *pc, const char *dir)
 	e.a = ar_new(0);
 	arena *old = pc->a;
 	pc->a = e.a;
-	lua_State *L = sbx_L(e.s);
-	lua_pushlightuserdata(L, pc);
-	lua_setfield(L, LUA_REGISTRYINDEX, "plug.ctx");
-	sbx_push_env(e.s);
-	lua_createtable(L, 0, 1);
-	pdb_push(L);
-	sbx_readonly(L);
-	lua_setfield(L, -2, "db");
-	lua_setfield(L, -2, "portal");
-	lua_pop(L, 1);
+	push_portal_db(e.s, pc);
+	lua_pop(sbx_L(e.s), 1);
 
 	long long before = query_int(d, a, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
 	                                   " WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'");
@@ -1056,14 +1063,7 @@ int main(void)
 	e.a = ar_new(0);
 	pc.a = e.a;
 	lua_State *L = sbx_L(e.s);
-	lua_pushlightuserdata(L, &pc);
-	lua_setfield(L, LUA_REGISTRYINDEX, "plug.ctx");
-	sbx_push_env(e.s);
-	lua_createtable(L, 0, 1);
-	pdb_push(L);
-	sbx_readonly(L);
-	lua_setfield(L, -2, "db");
-	lua_setfield(L, -2, "portal");
+	push_portal_db(e.s, &pc);
 	lua_pushlightuserdata(L, &e);
 	lua_pushcclosure(L, t_kill_once, 1);
 	lua_setfield(L, -2, "kill_once");

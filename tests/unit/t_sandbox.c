@@ -469,17 +469,32 @@ static void test_memory(void)
 
 /* ------------------------------------------------------------ 7/8 host functions, print */
 
-static void test_print(void)
+/* Send the log (stderr) to path; returns what log_back() needs. */
+static int log_to(const char *path)
 {
-	char logpath[PATH_MAX + 32];
-	snprintf(logpath, sizeof logpath, "%s.log", tmpdir);
 	fflush(stderr);
 	int saved = dup(2);
-	int fd = open(logpath, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
 	if (fd < 0 || saved < 0 || dup2(fd, 2) < 0) {
 		printf("Bail out! cannot redirect stderr\n");
 		exit(1);
 	}
+	close(fd);
+	return saved;
+}
+
+static void log_back(int saved)
+{
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+}
+
+static void test_print(void)
+{
+	char logpath[PATH_MAX + 32];
+	snprintf(logpath, sizeof logpath, "%s.log", tmpdir);
+	int saved = log_to(logpath);
 	sbx *s = new_sbx(1000, 8, NULL);
 	const char *r1 = R(s, "print(nil, {}, function() end, 1.5, true) return 'printed'");
 	char r1c[64];
@@ -496,10 +511,7 @@ static void test_print(void)
 	const char *r5 = R(s, "print(setmetatable({}, {__tostring = function() return {} end}))");
 	char r5c[256];
 	snprintf(r5c, sizeof r5c, "%s", r5);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
+	log_back(saved);
 	is_str(r1c, "printed", "7: print(nil, {}, function() end, ...) works");
 	is_str(r2c, "printed big", "7: print of a 1 MB string works");
 	is_str(r3c, "printed newline", "7: print of control characters works");
@@ -597,23 +609,14 @@ static void test_log_budget(void)
 		sleep(1);
 	char logpath[PATH_MAX + 32];
 	snprintf(logpath, sizeof logpath, "%s.budget.log", tmpdir);
-	fflush(stderr);
-	int saved = dup(2);
-	int fd = open(logpath, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	if (fd < 0 || saved < 0 || dup2(fd, 2) < 0) {
-		printf("Bail out! cannot redirect stderr\n");
-		exit(1);
-	}
+	int saved = log_to(logpath);
 	sbx *s = new_sbx(1000, 8, NULL);
 	char r1[64], r2[64];
 	snprintf(r1, sizeof r1, "%s", R(s, "while true do print('flood') end"));
 	for (int i = 0; i < 9; i++)
 		R(s, "for i = 1, 150 do print('more') end");
 	snprintf(r2, sizeof r2, "%s", R(s, "print('still') return 'quiet'"));
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
+	log_back(saved);
 	FILE *f = fopen(logpath, "r");
 	char line[4096];
 	int flood = 0, more = 0, still = 0, per_call = 0, per_minute = 0;
