@@ -599,6 +599,13 @@ static int db_stmt_fail(db *d, MYSQL_STMT *st)
 	if (!e)
 		e = mysql_errno(d->my);
 	mysql_stmt_free_result(st);
+	/* An error that arrives while the rows are read (a statement stopped
+	 * by max_statement_time or KILL QUERY after its result set began)
+	 * leaves the statement out of step with the server: its next
+	 * execution then waited for the read timeout (30 s) and failed as a
+	 * lost connection. A reset brings it back in step (no round trip to
+	 * a server that is gone: it fails at once then). */
+	mysql_stmt_reset(st);
 	return db_fail(d, e, msg);
 }
 
@@ -892,7 +899,9 @@ void db_close(db *d)
 	free(d);
 }
 
-int db_exec(db *d, arena *a, db_res **out, const char *sql, const db_param *p, size_t np)
+/* db_exec and db_exec_noreplay: replay says whether a statement whose
+ * connection was lost (outside a transaction) is sent again. */
+static int db_exec_mode(db *d, arena *a, db_res **out, const char *sql, const db_param *p, size_t np, int replay)
 {
 	if (out)
 		*out = NULL;
@@ -903,7 +912,7 @@ int db_exec(db *d, arena *a, db_res **out, const char *sql, const db_param *p, s
 		db_seterr(d, 0, "%s", DB_M_NO_ARENA);
 		return DB_EFAIL;
 	}
-	int replay_lost = !d->in_tx, reprepare = 1;
+	int replay_lost = replay && !d->in_tx, reprepare = 1;
 	for (;;) {
 		int rc = db_exec_once(d, a, out, sql, p, np);
 		if (rc == DB_ELOST && replay_lost && d->my) {
@@ -922,6 +931,16 @@ int db_exec(db *d, arena *a, db_res **out, const char *sql, const db_param *p, s
 			db_clearerr(d);
 		return rc;
 	}
+}
+
+int db_exec(db *d, arena *a, db_res **out, const char *sql, const db_param *p, size_t np)
+{
+	return db_exec_mode(d, a, out, sql, p, np, 1);
+}
+
+int db_exec_noreplay(db *d, arena *a, db_res **out, const char *sql, const db_param *p, size_t np)
+{
+	return db_exec_mode(d, a, out, sql, p, np, 0);
 }
 
 int db_tx(db *d, db_tx_fn fn, void *ctx)

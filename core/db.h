@@ -79,6 +79,11 @@ void db_close(db *d);
  * or DB_ELOST the transaction is dead: later calls return that status at once
  * without touching the server, until db_tx() rolls back and reruns. */
 int db_exec(db *d, arena *a, db_res **out, const char *sql, const db_param *p, size_t np);
+/* db_exec, except that a statement whose connection was lost is not sent
+ * again here (the connection is reopened for the next one; DB_ELOST): for
+ * work with a time budget, whose caller decides with the time left whether
+ * to try again (plugin SQL: a second try must not double the wait). */
+int db_exec_noreplay(db *d, arena *a, db_res **out, const char *sql, const db_param *p, size_t np);
 /* Convenience: db_q(d, a, &res, "SELECT .. WHERE id=?", DB_INT(id)) */
 #define db_q(d, a, out, sql, ...) \
 	db_exec((d), (a), (out), (sql), (const db_param[]){__VA_ARGS__}, \

@@ -53,6 +53,49 @@ void lj_push(lua_State *L, json_t *v)
 	}
 }
 
+/* Lua 5.4 on 64 bits: a table header is 56 bytes, an array slot 16, a hash
+ * node 32 (slots grow in powers of two: counted as 1.5 times the entries),
+ * a string 24 + its length + 1. */
+static size_t lj_cost(json_t *v, size_t sum, size_t limit)
+{
+	if (sum > limit)
+		return sum;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *x;
+		sum += 56 + json_object_size(v) * 48;
+		json_object_foreach(v, k, x) {
+			sum += 25 + strlen(k);
+			sum = lj_cost(x, sum, limit);
+			if (sum > limit)
+				break;
+		}
+		return sum;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *x;
+		sum += 56 + json_array_size(v) * 16;
+		json_array_foreach(v, i, x) {
+			sum = lj_cost(x, sum, limit);
+			if (sum > limit)
+				break;
+		}
+		return sum;
+	}
+	case JSON_STRING:
+		return sum + 25 + json_string_length(v);
+	default:
+		return sum;
+	}
+}
+
+size_t lj_push_cost(json_t *v, size_t limit)
+{
+	return v ? lj_cost(v, 0, limit) : 0;
+}
+
 /* 1 when the table at idx has exactly the keys 1..n (n >= 1). */
 static int lj_is_array(lua_State *L, int idx, size_t *n)
 {

@@ -36,6 +36,10 @@ static const char *const plug_manifest_keys[] = {
 	"id", "version", "api_version", "title", "description", "requires", "permissions", "config",
 	"event_kinds", "forms", "tables", "queries", "routes", "hooks", "jobs", "strings", "grants", NULL};
 
+/* The kinds of event the core itself provides (events.c: ev_kind_find). A
+ * kind id names one provider: the core, or exactly one plugin. */
+static const char *const plug_core_kinds[] = {"general", NULL};
+
 /* Host capabilities a plugin may ask for. */
 static const char *const plug_permissions[] = {"outbox", "audit", "accounts", NULL};
 
@@ -296,6 +300,27 @@ static int plug_valid_path(const char *p)
 	return 1;
 }
 
+/* Do two route patterns match the same requests? Parameter names do not
+ * count ("/days/{id}" is "/days/{day}"), nor a trailing slash. */
+static int plug_same_path(const char *a, const char *b)
+{
+	for (;;) {
+		if (*a == '{' && *b == '{') {
+			a = strchr(a, '}') + 1;
+			b = strchr(b, '}') + 1;
+			continue;
+		}
+		if ((*a == '/' && !a[1] && !*b) || (*b == '/' && !b[1] && !*a))
+			return 1;
+		if (*a != *b)
+			return 0;
+		if (!*a)
+			return 1;
+		a++;
+		b++;
+	}
+}
+
 /* ------------------------------------------------------------ manifest */
 
 #define MERR(...) do { plug_fail(p, PLUG_ERROR, __VA_ARGS__); return -1; } while (0)
@@ -324,6 +349,11 @@ static int plug_read_tables(plugin *p, lua_State *L, int idx)
 		char real[128];
 		snprintf(real, sizeof real, "%s%s", p->ctx.table_prefix, name);
 		t->real = xstrdup(real);
+		if (strlen(real) > PLUG_MAX_TABLE_NAME) {
+			lua_pop(L, 2);
+			MERR("plugin %s: tables.%s: its name in the database, %s, is longer than %d characters "
+			     "(MariaDB's limit): choose a shorter table name", p->id, name, real, PLUG_MAX_TABLE_NAME);
+		}
 		plug_field(L, -1, "columns");
 		if (!lua_istable(L, -1)) {
 			lua_pop(L, 3);
@@ -389,6 +419,16 @@ static int plug_read_routes(plugin *p, lua_State *L, int idx)
 		r->api = lua_toboolean(L, -1);
 		char pat[512];
 		snprintf(pat, sizeof pat, "%s/p/%s%s", r->api ? "/api" : "", p->id, strcmp(r->path, "/") ? r->path : "");
+		for (size_t j = 0; j < p->nroutes; j++)
+			if (!strcmp(p->routes[j].method, r->method) && plug_same_path(p->routes[j].pattern, pat)) {
+				plug_fail(p, PLUG_ERROR, "plugin %s: routes[%zu] (%s %s%s): the same method and path as "
+				          "routes[%zu]; only the first would ever answer", p->id, i, r->method,
+				          r->api ? "api " : "", r->path, j + 1);
+				free(r->method);
+				free(r->path);
+				r->method = r->path = NULL;
+				return -1;
+			}
 		r->pattern = xstrdup(pat);
 		char bad[64] = "";
 		plug_field(L, t, "roles");
@@ -633,6 +673,12 @@ static int plug_read_kinds(plugin *p, lua_State *L, int idx)
 		const char *id = json_string_value(json_object_get(k, "id"));
 		if (!id || !plug_valid_id(id))
 			MERR("plugin %s: event_kinds[%zu].id: expected a name like \"screening\"", p->id, i);
+		if (plug_in_list(plug_core_kinds, id) >= 0)
+			MERR("plugin %s: event_kinds[%zu] (%s): \"%s\" is a kind of the portal itself; "
+			     "a kind belongs to one provider: choose another id", p->id, i, id, id);
+		for (size_t j = 0; j + 1 < json_array_size(p->kinds); j++)
+			if (!strcmp(json_string_value(json_object_get(json_array_get(p->kinds, j), "id")), id))
+				MERR("plugin %s: event_kinds[%zu] (%s): declared twice", p->id, i, id);
 		json_t *title = json_object_get(k, "title");
 		if (!json_is_string(title) && !json_is_string(json_object_get(title, "zh")))
 			MERR("plugin %s: event_kinds[%zu] (%s).title: expected a text or {zh=..., en=...}", p->id, i, id);
@@ -865,6 +911,108 @@ static void plug_free_one(plugin *p)
 	free(p);
 }
 
+/* Steps of loading that touch the plugin's state, each run by sbx_protect
+ * (argument 1 is what the step needs). */
+static int plug_install_step(lua_State *L)
+{
+	plugin *p = lua_touserdata(L, 1);
+	luaL_checkstack(L, 20, NULL);
+	lua_pushlightuserdata(L, &p->ctx);
+	lua_setfield(L, LUA_REGISTRYINDEX, "plug.ctx");
+	papi_install(p->sb, p);
+	return 0;
+}
+
+/* Argument 2: the manifest plugin.lua returned. */
+static int plug_manifest_step(lua_State *L)
+{
+	void **ud = lua_touserdata(L, 1);
+	luaL_checkstack(L, 60, NULL);
+	*(int *)ud[1] = plug_read_manifest(ud[0], L, 2);
+	return 0;
+}
+
+static int plug_config_step(lua_State *L)
+{
+	plugin *p = lua_touserdata(L, 1);
+	luaL_checkstack(L, 20, NULL);
+	papi_set_config(p->sb, p->config, p->version);
+	return 0;
+}
+
+/* Every file a plugin ships must really be inside its folder. Templates,
+ * migrations, lib modules, tests, demo.json, anything: the host reads them
+ * by path, and a symlink templates/x.html -> var/portal.conf rendered the
+ * database passwords. So before anything of the plugin is read, its whole
+ * tree is walked (links are not followed) and every link is resolved: one
+ * whose target is outside the folder's real path, or missing, stops the
+ * plugin from loading; so do FIFOs, devices and sockets (a FIFO would hang
+ * a read). The folder itself may be a link (the test stack links each
+ * plugin folder into its plugin_dir); what counts is where its files
+ * really are. Names starting with '.' are skipped: the host never reads
+ * them. */
+#define PLUG_MAX_FILES 5000
+#define PLUG_MAX_DEPTH 8
+
+static int plug_walk(plugin *p, const char *root, const char *dir, const char *rel, int depth, size_t *count)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		plug_fail(p, PLUG_ERROR, "plugin %s: %s: %s", p->id, *rel ? rel : ".", strerror(errno));
+		return -1;
+	}
+	struct dirent *e;
+	int rc = 0;
+	size_t rootlen = strlen(root);
+	while (rc == 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX], name[PATH_MAX], real[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+		if (++*count > PLUG_MAX_FILES) {
+			plug_fail(p, PLUG_ERROR, "plugin %s: more than %d files in the folder", p->id, PLUG_MAX_FILES);
+			rc = -1;
+		} else if (lstat(path, &st) != 0) {
+			plug_fail(p, PLUG_ERROR, "plugin %s: %s: %s", p->id, name, strerror(errno));
+			rc = -1;
+		} else if (S_ISLNK(st.st_mode)) {
+			/* a link to a folder inside is walked where it really is */
+			if (!realpath(path, real)) {
+				plug_fail(p, PLUG_ERROR, "plugin %s: %s: a link to nothing (%s)", p->id, name, strerror(errno));
+				rc = -1;
+			} else if (strncmp(real, root, rootlen) != 0 || (real[rootlen] != '/' && real[rootlen] != 0)) {
+				plug_fail(p, PLUG_ERROR, "plugin %s: %s: a link to %s, outside the plugin's folder; every file "
+				          "of a plugin must be inside its folder", p->id, name, real);
+				rc = -1;
+			}
+		} else if (S_ISDIR(st.st_mode)) {
+			if (depth >= PLUG_MAX_DEPTH) {
+				plug_fail(p, PLUG_ERROR, "plugin %s: %s: folders nested deeper than %d", p->id, name, PLUG_MAX_DEPTH);
+				rc = -1;
+			} else
+				rc = plug_walk(p, root, path, name, depth + 1, count);
+		} else if (!S_ISREG(st.st_mode)) {
+			plug_fail(p, PLUG_ERROR, "plugin %s: %s: not a regular file or folder", p->id, name);
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int plug_check_files(plugin *p, const char *dir)
+{
+	char root[PATH_MAX];
+	if (!realpath(dir, root)) {
+		plug_fail(p, PLUG_ERROR, "plugin %s: %s: %s", p->id, dir, strerror(errno));
+		return -1;
+	}
+	size_t count = 0;
+	return plug_walk(p, root, dir, "", 0, &count);
+}
+
 /* Load one plugin folder. Returns the plugin (status says how it went). */
 plugin *plug_load_dir(const conf *cf, db *d, const char *dir, const char *id, const char *prefix)
 {
@@ -879,34 +1027,43 @@ plugin *plug_load_dir(const conf *cf, db *d, const char *dir, const char *id, co
 	if (prefix)
 		snprintf(pre, sizeof pre, "%s", prefix);
 	else
-		snprintf(pre, sizeof pre, "p_%s_", id);
+		pdb_live_prefix(pre, sizeof pre, id);
 	p->ctx.table_prefix = xstrdup(pre);
 	if (!plug_valid_id(id)) {
 		plug_fail(p, PLUG_ERROR, "plugin folder \"%s\": the id must be 2-32 lower case letters, digits or _", id);
 		return p;
 	}
+	if (plug_check_files(p, dir) != 0)
+		return p;
 	sbx_limits lim = {cf->plugin_mem_mb ? (size_t)cf->plugin_mem_mb << 20 : 0, cf->plugin_cpu_ms, 0};
 	p->sb = sbx_new(&lim, dir);
 	if (!p->sb) {
 		plug_fail(p, PLUG_ERROR, "plugin %s: cannot create a Lua state", id);
 		return p;
 	}
-	lua_State *L = sbx_L(p->sb);
-	lua_pushlightuserdata(L, &p->ctx);
-	lua_setfield(L, LUA_REGISTRYINDEX, "plug.ctx");
-	papi_install(p->sb, p);
 	char err[2048];
+	if (sbx_protect(p->sb, plug_install_step, p, 0, err, sizeof err) != 0) {
+		plug_fail(p, PLUG_ERROR, "plugin %s: setting up its Lua state: %s", id, err);
+		return p;
+	}
 	if (sbx_dofile(p->sb, "plugin.lua", 1, err, sizeof err) != 0) {
 		plug_fail(p, PLUG_ERROR, "plugin %s: %s", id, err);
 		return p;
 	}
-	int m = lua_gettop(L);
-	if (plug_read_manifest(p, L, m) != 0) {
-		lua_settop(L, 0);
+	/* plugin.lua may have filled its memory: reading the manifest pushes
+	 * strings and references, so it is protected too */
+	int rc = -1;
+	void *ud[2] = {p, &rc};
+	if (sbx_protect(p->sb, plug_manifest_step, ud, 1, err, sizeof err) != 0) {
+		plug_fail(p, PLUG_ERROR, "plugin %s: reading the manifest: %s", id, err);
 		return p;
 	}
-	lua_settop(L, 0);
-	papi_set_config(p->sb, p->config, p->version);
+	if (rc != 0)
+		return p;
+	if (sbx_protect(p->sb, plug_config_step, p, 0, err, sizeof err) != 0) {
+		plug_fail(p, PLUG_ERROR, "plugin %s: passing its settings: %s", id, err);
+		return p;
+	}
 	/* templates: the core's, then the plugin's own (which may add or replace) */
 	p->tpl = tpl_new();
 	char tdir[PATH_MAX];
@@ -933,6 +1090,14 @@ plugin *plug_load_dir(const conf *cf, db *d, const char *dir, const char *id, co
 				return p;
 			}
 		}
+		int legacy = pdb_legacy_pending(d, &p->ctx);
+		if (legacy != 0) {
+			plug_fail(p, legacy > 0 ? PLUG_PENDING_MIGRATION : PLUG_ERROR,
+			          legacy > 0 ? "plugin %s: %d table(s) still have their old names (p_<id>_...): "
+			                       "run `portald migrate` to rename them"
+			                     : "plugin %s: cannot look up its tables (%d)", id, legacy);
+			return p;
+		}
 		/* disabled by an admin? (the table exists once core migrations ran) */
 		arena *a = ar_new(1024);
 		db_res *res = NULL;
@@ -955,6 +1120,36 @@ plugin *plug_find(plug_set *s, const char *id)
 		if (strcmp(s->p[i]->id, id) == 0)
 			return s->p[i];
 	return NULL;
+}
+
+/* A kind id names one provider. When two plugins declare the same kind,
+ * neither is loaded: a plugin that claimed another's kind would read that
+ * kind's registrations (names, phone numbers, health answers) through
+ * portal.events and take its form away, and which of two folders is the
+ * rightful owner cannot be told from them. In a reload that is an error
+ * like any other: the old set keeps serving. */
+static void plug_check_kinds(plug_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		plugin *p = s->p[i];
+		for (size_t a = 0; p->kinds && a < json_array_size(p->kinds); a++) {
+			const char *kid = json_string_value(json_object_get(json_array_get(p->kinds, a), "id"));
+			for (size_t j = 0; kid && j < s->n; j++) {
+				plugin *q = s->p[j];
+				for (size_t b = 0; j != i && q->kinds && b < json_array_size(q->kinds); b++) {
+					const char *qk = json_string_value(json_object_get(json_array_get(q->kinds, b), "id"));
+					if (!qk || strcmp(kid, qk) != 0)
+						continue;
+					if (p->status != PLUG_ERROR)
+						plug_fail(p, PLUG_ERROR, "plugin %s: event_kinds: the kind \"%s\" is also declared by "
+						          "plugin %s; a kind belongs to one plugin, so neither is loaded", p->id, kid, q->id);
+					if (q->status != PLUG_ERROR)
+						plug_fail(q, PLUG_ERROR, "plugin %s: event_kinds: the kind \"%s\" is also declared by "
+						          "plugin %s; a kind belongs to one plugin, so neither is loaded", q->id, kid, p->id);
+				}
+			}
+		}
+	}
 }
 
 /* Dependencies between plugins: each required plugin must be loaded, OK,
@@ -1024,6 +1219,7 @@ plug_set *plug_load(const conf *cf, db *d, int strict, char *err, size_t errlen)
 	closedir(dir);
 	if (s->n)
 		qsort(s->p, s->n, sizeof *s->p, plug_cmp);
+	plug_check_kinds(s);
 	plug_check_requires(s);
 	for (size_t i = 0; i < s->n; i++) {
 		plugin *p = s->p[i];
@@ -1084,10 +1280,10 @@ struct plug_frame {
 	int own;
 };
 
-/* Set the per-call context; returns the Lua state. A call outside a request
+/* Set the per-call context. A call outside a request
  * (a job, a hook from a command) gets an arena of its own for portal.db,
  * unless an outer call already has one. */
-static lua_State *plug_enter(plugin *p, req *r, struct plug_frame *f)
+static void plug_enter(plugin *p, req *r, struct plug_frame *f)
 {
 	f->r = p->ctx.r;
 	f->a = p->ctx.a;
@@ -1101,7 +1297,6 @@ static lua_State *plug_enter(plugin *p, req *r, struct plug_frame *f)
 		p->ctx.a = ar_new(0);
 		p->ctx.own_arena = 1;
 	}
-	return sbx_L(p->sb);
 }
 
 static void plug_leave(plugin *p, const struct plug_frame *f)
@@ -1117,9 +1312,12 @@ static void plug_leave(plugin *p, const struct plug_frame *f)
 }
 
 /* The request as the plugin sees it: a read-only table of plain data.
- * files: hand multipart uploads over as req.files (routes with roles only). */
-static void plug_push_request(lua_State *L, req *r, int files)
+ * files: hand multipart uploads over as req.files (routes with roles only).
+ * json: the parsed body of an API request, or NULL (parsed by the caller,
+ * outside the protected call, so that a failure here cannot leak it). */
+static void plug_push_request(lua_State *L, req *r, int files, json_t *json)
 {
+	luaL_checkstack(L, 20, NULL);
 	lua_createtable(L, 0, 10);
 	lua_pushstring(L, r->method);
 	lua_setfield(L, -2, "method");
@@ -1153,22 +1351,110 @@ static void plug_push_request(lua_State *L, req *r, int files)
 	}
 	if (files)
 		ptx_push_files(L, &r->post);
-	if (r->is_api && r->body_len && strncmp(r->content_type, "application/json", 16) == 0) {
-		json_error_t je;
-		json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
-		if (j) {
-			lj_push(L, j);
-			lua_setfield(L, -2, "json");
-			json_decref(j);
-		}
+	if (json) {
+		lj_push(L, json);
+		lua_setfield(L, -2, "json");
 	}
 	sbx_readonly(L);
 }
 
-/* Relative, same-site paths only: no open redirect. */
+/* One call into a plugin: a route, a hook or a job. Everything that touches
+ * the plugin's state for it (pushing the request or the payload, the call
+ * itself under its budget, reading what it returned) runs inside one
+ * sbx_protect, so that running out of memory anywhere is an error of this
+ * call and never a Lua panic that aborts the worker. */
+enum { PLUG_AT_PUSH = 0, PLUG_AT_CALL, PLUG_AT_RESULT };
+
+static int plug_respond(plugin *p, req *r, lua_State *L);
+
+struct plug_call {
+	plugin *p;
+	req *r;
+	int ref;                         /* the function to call */
+	const struct proute *route;      /* a route: its entry */
+	json_t *json;                    /* a route: the parsed JSON body, or NULL */
+	json_t *payload;                 /* a hook: its payload (NULL: an empty table) */
+	json_t *results;                 /* a hook: where results are collected, or NULL */
+	int nargs;                       /* 0 for a job, 1 otherwise */
+	int at;                          /* how far it got (PLUG_AT_*) */
+	int raised;                      /* the plugin's function raised: err says what */
+	char err[4096];
+};
+
+static int plug_call_step(lua_State *L)
+{
+	struct plug_call *c = lua_touserdata(L, 1);
+	plugin *p = c->p;
+	luaL_checkstack(L, 20, NULL);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+	/* what the host hands over is not the plugin's own allocating: a push
+	 * that does not fit fails this call but is not counted as the plugin
+	 * hitting its cap (which switches it off after three) */
+	sbx_quiet(p->sb, 1);
+	if (c->route)
+		plug_push_request(L, c->r, c->route->roles != 0, c->json);
+	else if (c->nargs) {
+		if (c->payload)
+			lj_push(L, c->payload);
+		else
+			lua_newtable(L);
+		sbx_readonly(L);
+	}
+	sbx_quiet(p->sb, 0);
+	c->at = PLUG_AT_CALL;
+	if (sbx_call(p->sb, c->nargs, 1, c->err, sizeof c->err) != 0) {
+		c->raised = 1;
+		return 0;
+	}
+	c->at = PLUG_AT_RESULT;
+	if (c->route)
+		plug_respond(p, c->r, L);
+	else if (c->results && !lua_isnil(L, -1)) {
+		json_t *j = lj_to_json(L, -1, c->err, sizeof c->err);
+		if (j)
+			json_array_append_new(c->results, json_pack("{s:s, s:o}", "plugin", p->id, "result", j));
+		else
+			c->raised = 1;
+	}
+	return 0;
+}
+
+/* Run c (set up by the caller) in p. 0, or -1 when the call failed: the
+ * function raised, or the host step around it did (then perr says what). */
+static int plug_call_run(plugin *p, struct plug_call *c, char *perr, size_t perrlen)
+{
+	c->p = p;
+	c->at = PLUG_AT_PUSH;
+	c->raised = 0;
+	*perr = 0;
+	if (sbx_protect(p->sb, plug_call_step, c, 0, perr, perrlen) != 0)
+		return -1;
+	return c->raised ? -1 : 0;
+}
+
+/* Relative, same-site paths only: no open redirect. A browser resolving a
+ * Location drops tabs and line breaks anywhere, trims spaces and control
+ * characters at the ends and reads '\\' as '/', so "/\t/evil.com",
+ * "/\\evil.com" and " //evil.com" all lead to evil.com. Refused: anything
+ * not starting with exactly one '/', every control character, space and
+ * backslash, DEL, and the percent-encoded control characters, DEL and
+ * backslash (never part of a path of this site; a proxy or a client that
+ * decodes once would turn "/%09/evil.com" into the first case; "%20" in a
+ * query stays allowed). */
 static int plug_safe_redirect(const char *s)
 {
-	return s[0] == '/' && s[1] != '/' && s[1] != '\\' && !strpbrk(s, "\r\n");
+	if (s[0] != '/' || s[1] == '/')
+		return 0;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c <= 0x20 || *c == 0x7f || *c == '\\')
+			return 0;
+		if (*c == '%' && isxdigit(c[1]) && isxdigit(c[2])) {
+			int v = (int)strtol((const char[]){(char)c[1], (char)c[2], 0}, NULL, 16);
+			if (v < 0x20 || v == 0x7f || v == '\\')
+				return 0;
+		}
+	}
+	return 1;
 }
 
 static const char *const plug_text_types[] = {
@@ -1345,17 +1631,39 @@ int plug_dispatch(plug_set *s, req *r)
 		return 1;
 	}
 	struct plug_frame fr;
-	lua_State *L = plug_enter(p, r, &fr);
-	int base = lua_gettop(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, pr->ref);
-	plug_push_request(L, r, pr->roles != 0);
-	char err[4096];
-	if (sbx_call(p->sb, 1, 1, err, sizeof err) != 0) {
-		plug_error(p, pr->path, err);
-		resp_error(r, 500, NULL, NULL, NULL);
+	plug_enter(p, r, &fr);
+	struct plug_call c = {.r = r, .ref = pr->ref, .route = pr, .nargs = 1};
+	if (r->is_api && r->body_len && strncmp(r->content_type, "application/json", 16) == 0)
+		c.json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, NULL);
+	size_t max = sbx_mem_max(p->sb), before = sbx_mem(p->sb), room = max - before;
+	size_t cost = c.json ? lj_push_cost(c.json, max) : 0;
+	char perr[512] = "";
+	int rc;
+	if (cost > room) {
+		/* it cannot fit: no need to spend the time trying */
+		snprintf(perr, sizeof perr, "the JSON body needs more than the %zu KiB the plugin has free", room >> 10);
+		rc = -1;
 	} else
-		plug_respond(p, r, L);
-	lua_settop(L, base);
+		rc = plug_call_run(p, &c, perr, sizeof perr);
+	if (rc == 0)
+		;                               /* plug_respond answered */
+	else if (c.raised) {
+		plug_error(p, pr->path, c.err);
+		resp_error(r, 500, NULL, NULL, NULL);
+	} else if (c.at == PLUG_AT_PUSH && (cost > max / 2 || before < max / 2)) {
+		/* the request alone does not fit in a plugin's memory (a huge or
+		 * deeply nested JSON body): the client's doing, not the plugin's */
+		log_warn("plugin request too large", "plugin=%s in=%s body_bytes=%zu error=\"%s\"", p->id, pr->path,
+		         r->body_len, perr);
+		resp_error(r, 413, "too_complex", "提交的内容太大或太复杂，无法处理。", NULL);
+	} else {
+		char why[700];
+		snprintf(why, sizeof why, "%s (while %s)", perr,
+		         c.at == PLUG_AT_PUSH ? "passing the request to the plugin" : "reading what the route returned");
+		plug_error(p, pr->path, why);
+		resp_error(r, 500, NULL, NULL, NULL);
+	}
+	json_decref(c.json);
 	plug_leave(p, &fr);
 	return 1;
 }
@@ -1418,26 +1726,19 @@ int plug_hook(plug_set *s, req *r, const char *name, json_t *payload, json_t **r
 	for (size_t i = 0; i < n; i++) {
 		plugin *p = order[i];
 		struct plug_frame fr;
-		lua_State *L = plug_enter(p, r, &fr);
-		int base = lua_gettop(L);
-		lua_rawgeti(L, LUA_REGISTRYINDEX, hooks[i]->ref);
-		if (payload)
-			lj_push(L, payload);
-		else
-			lua_newtable(L);
-		sbx_readonly(L);
-		char err[4096];
-		if (sbx_call(p->sb, 1, 1, err, sizeof err) != 0) {
-			plug_error(p, name, err);
+		plug_enter(p, r, &fr);
+		struct plug_call c = {.r = r, .ref = hooks[i]->ref, .payload = payload,
+		                      .results = results ? *results : NULL, .nargs = 1};
+		char perr[512];
+		if (plug_call_run(p, &c, perr, sizeof perr) != 0) {
+			/* a payload that does not fit: the plugin's state is full */
+			char why[700];
+			if (!c.raised)
+				snprintf(why, sizeof why, "%s (while %s)", perr,
+				         c.at == PLUG_AT_PUSH ? "passing the payload to the hook" : "reading what the hook returned");
+			plug_error(p, name, c.raised ? c.err : why);
 			rc = -1;
-		} else if (results && !lua_isnil(L, -1)) {
-			json_t *j = lj_to_json(L, -1, err, sizeof err);
-			if (j)
-				json_array_append_new(*results, json_pack("{s:s, s:o}", "plugin", p->id, "result", j));
-			else
-				plug_error(p, name, err);
 		}
-		lua_settop(L, base);
 		plug_leave(p, &fr);
 	}
 	free(order);
@@ -1528,16 +1829,14 @@ int plug_run_jobs(plug_set *s, const char *every)
 			if (strcmp(p->jobs[j].every, every) != 0)
 				continue;
 			struct plug_frame fr;
-			lua_State *L = plug_enter(p, NULL, &fr);
-			int base = lua_gettop(L);
-			lua_rawgeti(L, LUA_REGISTRYINDEX, p->jobs[j].ref);
-			char err[4096];
-			if (sbx_call(p->sb, 0, 0, err, sizeof err) != 0) {
-				plug_error(p, p->jobs[j].name, err);
+			plug_enter(p, NULL, &fr);
+			struct plug_call c = {.ref = p->jobs[j].ref};
+			char perr[512];
+			if (plug_call_run(p, &c, perr, sizeof perr) != 0) {
+				plug_error(p, p->jobs[j].name, c.raised ? c.err : perr);
 				rc = -1;
 			} else
 				log_info("plugin job done", "plugin=%s job=%s", p->id, p->jobs[j].name);
-			lua_settop(L, base);
 			plug_leave(p, &fr);
 		}
 	}
@@ -1559,26 +1858,45 @@ int plug_migrate(const conf *cf, db *d, FILE *logf, char *err, size_t errlen)
 			names[n++] = xstrdup(e->d_name);
 		}
 	closedir(dir);
+	/* every manifest first: renaming a table from its old name needs to
+	 * know every other plugin's tables */
+	plugin **ps = calloc(n ? n : 1, sizeof *ps);
+	const plug_ctx **ctxs = calloc(n ? n : 1, sizeof *ctxs);
 	for (size_t i = 0; i < n; i++) {
-		char path[PATH_MAX], mdir[PATH_MAX + 16];
+		char path[PATH_MAX], manifest[PATH_MAX + 16];
 		struct stat st;
 		snprintf(path, sizeof path, "%s/%s", cf->plugin_dir, names[i]);
-		snprintf(mdir, sizeof mdir, "%s/migrations", path);
-		if (rc == 0 && stat(mdir, &st) == 0) {
-			plugin *p = plug_load_dir(cf, NULL, path, names[i], NULL);
+		snprintf(manifest, sizeof manifest, "%s/plugin.lua", path);
+		if (stat(manifest, &st) == 0) {
+			ps[i] = plug_load_dir(cf, NULL, path, names[i], NULL);
+			ctxs[i] = &ps[i]->ctx;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char mdir[PATH_MAX + 16];
+		struct stat st;
+		snprintf(mdir, sizeof mdir, "%s/%s/migrations", cf->plugin_dir, names[i]);
+		plugin *p = ps[i];
+		if (rc == 0 && p && stat(mdir, &st) == 0) {
 			if (p->status == PLUG_ERROR) {
 				snprintf(err, errlen, "%s", p->message);
 				rc = -1;
 			} else {
 				mig_status ms;
-				rc = pdb_migrate(d, &p->ctx, mdir, logf, &ms, err, errlen);
+				rc = pdb_rename_legacy(d, &p->ctx, ctxs, n, logf, err, errlen);
+				if (rc == 0)
+					rc = pdb_migrate(d, &p->ctx, mdir, logf, &ms, err, errlen);
 				if (rc == 0 && logf)
 					fprintf(logf, "%s: %d applied now, %d in total\n", p->id, ms.applied, ms.total);
 			}
-			plug_free_one(p);
 		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		plug_free_one(ps[i]);
 		free(names[i]);
 	}
+	free(ps);
+	free(ctxs);
 	free(names);
 	return rc;
 }

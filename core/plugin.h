@@ -24,11 +24,13 @@
 
 #define PLUG_API_VERSION 1
 #define PLUG_MAX_ID 32
+#define PLUG_MAX_TABLE_NAME 64        /* MariaDB's identifier length */
 
 typedef struct plug_set plug_set;
 typedef struct plugin plugin;
 
-/* A declared table: logical name -> real name "p_<id>_<name>". */
+/* A declared table: logical name -> real name: pdb_live_prefix(id) + name
+ * (plugin_db.h). */
 typedef struct plug_table {
 	const char *name;
 	const char *real;
@@ -49,8 +51,11 @@ typedef struct plug_ctx {
 	int own_arena;                /* a was made for a call outside a request */
 	plug_table *tables;
 	size_t ntables;
-	const char *table_prefix;     /* "p_<id>_" normally; a throwaway prefix under `plugin test` */
+	const char *table_prefix;     /* pdb_live_prefix() normally; a throwaway prefix under `plugin test` */
 	int capture;                  /* `plugin test`: keep what the last page rendered */
+	int pset_pinned;              /* plugin_settings.c: settings from pset_apply only */
+	long long pset_at;            /* plugin_settings.c: when the stored settings were last asked for */
+	char pset_ver[64];            /* plugin_settings.c: their version then ("" = never read) */
 	char last_template[64];
 	json_t *last_data;
 } plug_ctx;
@@ -89,7 +94,7 @@ plugin *plug_find(plug_set *s, const char *id);
 int plug_migrate(const conf *cf, db *d, FILE *log, char *err, size_t errlen);
 
 /* Load one plugin folder (id = folder name). prefix overrides the table
- * prefix (throwaway tables under `portald plugin test`), NULL = "p_<id>_".
+ * prefix (throwaway tables under `portald plugin test`), NULL = the live one.
  * d may be NULL (no migration/disabled checks). Always returns a plugin;
  * its status tells whether it can be served. */
 plugin *plug_load_dir(const conf *cf, db *d, const char *dir, const char *id, const char *prefix);

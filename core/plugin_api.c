@@ -97,7 +97,10 @@ static int papi_log_at(lua_State *L, enum log_level lv)
 		free(s);
 		json_decref(j);
 	}
-	log_msg(lv, "plugin log", "plugin=%s text=%s%s%s", pc->id, log_quote(q, sizeof q, msg), *f ? " fields=" : "", f);
+	log_quote(q, sizeof q, msg);
+	if (!sbx_log_allow(L, strlen(q) + strlen(f)))
+		return 0;                   /* over the log budget (sandbox.c says so in the log) */
+	log_msg(lv, "plugin log", "plugin=%s text=%s%s%s", pc->id, q, *f ? " fields=" : "", f);
 	return 0;
 }
 static int papi_log_info(lua_State *L) { return papi_log_at(L, LOG_INFO); }

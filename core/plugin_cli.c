@@ -347,9 +347,9 @@ static int pt_config(lua_State *L)
 		json_object_set_new(values, k, v);
 		lua_pop(L, 1);
 	}
-	pset_apply(t->p, values);
+	int rc = pset_apply(t->p, values);
 	json_decref(values);
-	return 0;
+	return rc == 0 ? 0 : luaL_error(L, "T.config: the settings do not fit in the plugin's memory");
 }
 
 /* The assertions and the test registry are plain Lua, run in the sandbox. */
@@ -370,11 +370,41 @@ static const char pt_lib[] =
 	"  if pat and not tostring(e):find(pat) then error((msg and msg .. ': ' or '') .. 'error ' .. show(tostring(e)) .. ' does not match ' .. show(pat), 2) end\n"
 	"end\n";
 
+/* One test file, run by sbx_protect (the host pushes names and tables into
+ * the plugin's state between the tests, which may have filled it). */
+struct pt_file {
+	struct ptest *t;
+	sbx *sb;
+	const char *rel;
+	int *n, *failed, rc;
+};
+
+static int pt_run_file_step(lua_State *L);
+
 static int pt_run_file(struct ptest *t, sbx *sb, const char *rel, int *n, int *failed)
 {
-	lua_State *L = sbx_L(sb);
+	struct pt_file f = {t, sb, rel, n, failed, 0};
+	char err[256];
+	lua_settop(sbx_L(sb), 0);
+	if (sbx_protect(sb, pt_run_file_step, &f, 0, err, sizeof err) != 0) {
+		printf("not ok %d - %s: the test runner stopped: %s\n", ++*n, rel, err);
+		fflush(stdout);
+		++*failed;
+		plug_ctx_for(t->p)->a = NULL;
+	}
+	return f.rc;
+}
+
+static int pt_run_file_step(lua_State *L)
+{
+	struct pt_file *f = lua_touserdata(L, 1);
+	struct ptest *t = f->t;
+	sbx *sb = f->sb;
+	const char *rel = f->rel;
+	int *n = f->n, *failed = f->failed;
 	char err[4096];
 	lua_settop(L, 0);
+	luaL_checkstack(L, 20, NULL);
 	sbx_push_env(sb);
 	lua_getfield(L, -1, "T");
 	int T = lua_gettop(L);
@@ -382,13 +412,15 @@ static int pt_run_file(struct ptest *t, sbx *sb, const char *rel, int *n, int *f
 	int tests = lua_gettop(L);
 	if (sbx_loadstring(sb, pt_lib, sizeof pt_lib - 1, "=T", err, sizeof err) != 0) {
 		printf("Bail out! test library: %s\n", err);
-		return -1;
+		f->rc = -1;
+		return 0;
 	}
 	lua_pushvalue(L, T);
 	lua_pushvalue(L, tests);
 	if (sbx_call(sb, 2, 0, err, sizeof err) != 0) {
 		printf("Bail out! test library: %s\n", err);
-		return -1;
+		f->rc = -1;
+		return 0;
 	}
 	if (sbx_dofile(sb, rel, 0, err, sizeof err) != 0) {
 		printf("not ok %d - %s: does not load\n", ++*n, rel);
@@ -417,6 +449,21 @@ static int pt_run_file(struct ptest *t, sbx *sb, const char *rel, int *n, int *f
 		lua_settop(L, tests);
 	}
 	pc->a = NULL;
+	return 0;
+}
+
+/* The T table in the plugin's environment (run by sbx_protect). */
+static int pt_install_step(lua_State *L)
+{
+	struct ptest *t = lua_touserdata(L, 1);
+	sbx *sb = plug_sbx_of(t->p);
+	sbx_push_env(sb);
+	lua_newtable(L);
+	static const luaL_Reg fns[] = {{"request", pt_request}, {"hook", pt_hook}, {"jobs", pt_jobs}, {"config", pt_config},
+	                               {NULL, NULL}};
+	lua_pushlightuserdata(L, t);
+	luaL_setfuncs(L, fns, 1);
+	lua_setfield(L, -2, "T");
 	return 0;
 }
 
@@ -492,15 +539,11 @@ static int plug_cmd_test(const conf *cf_in, const char *dir)
 	pset_pin(p);                    /* defaults and T.config only: never the real plugin's stored settings */
 	plug_set_db(set, d);
 	sbx *sb = plug_sbx_of(p);
-	lua_State *L = sbx_L(sb);
-	sbx_push_env(sb);
-	lua_newtable(L);
-	static const luaL_Reg fns[] = {{"request", pt_request}, {"hook", pt_hook}, {"jobs", pt_jobs}, {"config", pt_config},
-	                               {NULL, NULL}};
-	lua_pushlightuserdata(L, &t);
-	luaL_setfuncs(L, fns, 1);
-	lua_setfield(L, -2, "T");
-	lua_pop(L, 1);
+	if (sbx_protect(sb, pt_install_step, &t, 0, err, sizeof err) != 0) {
+		printf("Bail out! installing T: %s\n", err);
+		failed++;
+		goto finish;
+	}
 
 	char tdir[PATH_MAX + 16];
 	snprintf(tdir, sizeof tdir, "%s/tests", path);
@@ -588,7 +631,7 @@ static const char pt_new_manifest[] =
 	"    } },\n"
 	"  },\n"
 	"\n"
-	"  -- one table of our own: p_@ID@_notes in the database\n"
+	"  -- one table of our own: {notes} in SQL, named after the plugin in the database (docs/plugins.md §3)\n"
 	"  tables = { notes = { columns = { \"name\", \"phone\", \"text\", \"created_at\" } } },\n"
 	"\n"
 	"  -- The host checks roles (and CSRF) before a handler runs; a handler may refuse()\n"

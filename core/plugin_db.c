@@ -8,7 +8,9 @@
  * reaches outside (schema-qualified names, files, locks, accounts, other
  * statements). What it cannot classify it refuses. */
 #include "plugin_db.h"
+#include "sandbox.h"
 #include <ctype.h>
+#include <mysqld_error.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stdarg.h>
@@ -72,6 +74,10 @@
 #define PDB_E_INDEXON "CREATE INDEX and DROP INDEX need ON {table}"
 #define PDB_E_PRIMARY "every table needs a PRIMARY KEY (Galera replicates rows by it: docs/plugins.md)"
 #define PDB_E_DROPPK "DROP PRIMARY KEY needs an ADD PRIMARY KEY in the same statement (every table needs one)"
+#define PDB_E_JOINON "a JOIN needs ON (or USING) with a condition: without one every row meets every row " \
+	"and the query grows without bound"
+#define PDB_E_JOINKIND "%.*s JOIN is not supported: write JOIN ... ON with a condition"
+#define PDB_E_JOINCONST "the ON of a JOIN must compare columns (a condition without a column joins every row)"
 
 /* Messages raised in Lua (plugin authors read them in the traceback). */
 #define PDB_L_NODB "portal.db.%s: no database connection here"
@@ -100,6 +106,8 @@
 #define PDB_L_PARAMS "portal.db.query: params must be a list of at most 1000 values"
 #define PDB_L_BUSY "portal.db.%s: the database is busy (deadlock or lock wait timeout); try again"
 #define PDB_L_LOST "portal.db.%s: lost the connection to the database"
+#define PDB_L_TIMEOUT "portal.db.%s: the database stopped the statement after %ld ms: the call's time budget " \
+	"(plugin_cpu_ms = %d) ran out"
 #define PDB_L_FAIL "portal.db.%s: %s"
 #define PDB_L_NESTED "portal.db.transaction: already inside a transaction (nesting is not supported)"
 #define PDB_L_TXFAIL "portal.db.transaction: the transaction failed: %s"
@@ -740,6 +748,75 @@ static int pdb_check_primary(pdb_stmt *st)
 	return 0;
 }
 
+/* Words before JOIN (or OUTER JOIN) that end an ON condition. */
+static const char *const pdb_join_kinds[] = { "left", "right", "inner", "full", NULL};
+
+/* Words that can stand in a condition without naming a column. */
+static const char *const pdb_cond_words[] = { "true", "false", "null", "and", "or", "not", "is", "xor",
+	"between", "in", "like", "unknown", NULL};
+
+/* A statement's joins must be bounded by a condition: what the check can
+ * tell is unbounded (the issue's slow queries were self-joins) is refused
+ * here; the rest is bounded in time by the database (pdb_run). Refused:
+ * CROSS and NATURAL JOIN, a JOIN with no ON or USING at its level before
+ * the next join or clause, and an ON whose condition names no column. */
+static int pdb_check_joins(pdb_stmt *st)
+{
+	pdb_lex *x = st->x;
+	for (size_t i = 0; i < st->n; i++) {
+		pdb_tok *t = &st->t[i];
+		if (!tk_word(x, t, "join"))
+			continue;
+		pdb_tok *prev = i ? &st->t[i - 1] : NULL;
+		if (tk_word(x, prev, "cross") || tk_word(x, prev, "natural"))
+			return pdb_fail(x, prev->off, PDB_E_JOINKIND, TXT(prev));
+		/* find ON or USING at this level, before the next join or clause */
+		int depth = 0, found = 0;
+		size_t j;
+		for (j = i + 1; j < st->n && !found; j++) {
+			pdb_tok *u = &st->t[j];
+			if (tk_punct(x, u, '(')) {
+				depth++;
+				continue;
+			}
+			if (tk_punct(x, u, ')')) {
+				if (depth-- == 0)
+					break;
+				continue;
+			}
+			if (depth > 0)
+				continue;
+			if (tk_word(x, u, "on") || tk_word(x, u, "using"))
+				found = tk_word(x, u, "on") ? 1 : 2;
+			else if (tk_word(x, u, "join") || tk_in(x, u, pdb_clause_end) || tk_punct(x, u, ','))
+				break;
+		}
+		if (!found)
+			return pdb_fail(x, t->off, "%s", PDB_E_JOINON);
+		if (found == 2)
+			continue;
+		/* the ON condition (up to the next join or clause) names a column */
+		int named = 0;
+		size_t on = j - 1;
+		for (depth = 0; j < st->n; j++) {
+			pdb_tok *u = &st->t[j];
+			if (tk_punct(x, u, '('))
+				depth++;
+			else if (tk_punct(x, u, ')') && depth-- == 0)
+				break;
+			else if (depth == 0 && (tk_word(x, u, "join") || tk_in(x, u, pdb_clause_end) ||
+			                        (tk_in(x, u, pdb_join_kinds) && (tk_word(x, st_at(st, j + 1), "join") ||
+			                                                         tk_word(x, st_at(st, j + 1), "outer")))))
+				break;
+			else if ((u->k == TK_WORD && !tk_in(x, u, pdb_cond_words)) || u->k == TK_PH)
+				named = 1;
+		}
+		if (!named)
+			return pdb_fail(x, st->t[on].off, "%s", PDB_E_JOINCONST);
+	}
+	return 0;
+}
+
 /* DROP TABLE [IF EXISTS] {x}, and nothing else. */
 static int pdb_check_drop(pdb_stmt *st)
 {
@@ -766,6 +843,8 @@ static int pdb_check_stmt(pdb_lex *x, pdb_tok *t, size_t n, size_t off)
 	if (st.kind == ST_DROP_TABLE && pdb_check_drop(&st) != 0)
 		return -1;
 	if (pdb_check_refs(&st) != 0)
+		return -1;
+	if (pdb_check_joins(&st) != 0)
 		return -1;
 	return st.kind == ST_CREATE_TABLE || st.kind == ST_ALTER ? pdb_check_primary(&st) : 0;
 }
@@ -807,6 +886,118 @@ char *pdb_expand(arena *a, const plug_ctx *pc, const char *sql, int mode, char *
 	return x.out.p;
 }
 
+void pdb_live_prefix(char *out, size_t n, const char *id)
+{
+	/* "p_<id>_" for an id without '_' (every shipped plugin: the names
+	 * of existing tables stay as they were); "p<length of id>_<id>_" for
+	 * an id with '_'. With "p_<id>_" for every id, plugin "evil" with
+	 * table "box_notes" and plugin "evil_box" with table "notes" were the
+	 * same table. Now the two families never meet ("p_" versus "p<digit>"),
+	 * an id without '_' ends at the first '_', and a length says where an
+	 * id with '_' ends: one name, one plugin and table. */
+	if (strchr(id, '_'))
+		snprintf(out, n, "p%zu_%s_", strlen(id), id);
+	else
+		snprintf(out, n, "p_%s_", id);
+}
+
+/* Tables of plugins whose id has '_' were named "p_<id>_<table>" before
+ * pdb_live_prefix changed: the old name of such a table, or "" for an id
+ * without '_' (whose names did not change). */
+static void pdb_old_name(char *out, size_t n, const char *id, const char *table)
+{
+	if (strchr(id, '_'))
+		snprintf(out, n, "p_%s_%s", id, table);
+	else
+		*out = 0;
+}
+
+static int pdb_table_exists(db *d, arena *a, const char *name)
+{
+	db_res *r = NULL;
+	if (db_q(d, a, &r, "SELECT COUNT(*) AS n FROM information_schema.TABLES"
+	         " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", DB_TEXT(name)) != DB_OK)
+		return -1;
+	return db_cell_int(r, 0, "n") > 0;
+}
+
+int pdb_legacy_pending(db *d, const plug_ctx *pc)
+{
+	if (!strchr(pc->id, '_'))
+		return 0;
+	arena *a = ar_new(1024);
+	int n = 0;
+	for (size_t i = 0; i < pc->ntables && n >= 0; i++) {
+		char old[PLUG_MAX_ID + PDB_MAX_NAME + 4];
+		pdb_old_name(old, sizeof old, pc->id, pc->tables[i].name);
+		int o = pdb_table_exists(d, a, old), w = o == 1 ? pdb_table_exists(d, a, pc->tables[i].real) : 0;
+		if (o < 0 || w < 0)
+			n = -1;
+		else if (o == 1 && w == 0)
+			n++;
+	}
+	ar_free(a);
+	return n;
+}
+
+int pdb_rename_legacy(db *d, const plug_ctx *pc, const plug_ctx *const *all, size_t nall, FILE *log, char *err,
+                      size_t errlen)
+{
+	if (!strchr(pc->id, '_'))
+		return 0;
+	arena *a = ar_new(1024);
+	int rc = 0;
+	for (size_t i = 0; i < pc->ntables && rc == 0; i++) {
+		const plug_table *t = &pc->tables[i];
+		char old[PLUG_MAX_ID + PDB_MAX_NAME + 4];
+		pdb_old_name(old, sizeof old, pc->id, t->name);
+		int o = pdb_table_exists(d, a, old), w = o == 1 ? pdb_table_exists(d, a, t->real) : 0;
+		if (o < 0 || w < 0) {
+			snprintf(err, errlen, "plugin %s: looking for the old name of table %s: %s", pc->id, t->name, db_errmsg(d));
+			rc = -1;
+			break;
+		}
+		if (o != 1)
+			continue;
+		if (w == 1) {
+			if (log)
+				fprintf(log, "note: plugin %s: %s (the old name of its table %s) is still there, unused: "
+				        "the plugin uses %s\n", pc->id, old, t->name, t->real);
+			continue;
+		}
+		/* whose is it? the table of another plugin (whose name did not
+		 * change), or the old name of another plugin's table too: then it
+		 * cannot be told which plugin's rows it holds */
+		for (size_t j = 0; j < nall && rc == 0; j++) {
+			const plug_ctx *q = all[j];
+			if (!q || q == pc || !strcmp(q->id, pc->id))
+				continue;
+			for (size_t k = 0; k < q->ntables && rc == 0; k++) {
+				char qold[PLUG_MAX_ID + PDB_MAX_NAME + 4];
+				pdb_old_name(qold, sizeof qold, q->id, q->tables[k].name);
+				if (!strcmp(q->tables[k].real, old) || !strcmp(qold, old)) {
+					snprintf(err, errlen, "plugin %s: table %s was named %s, which is also %s table %s of "
+					         "plugin %s: which plugin's rows it holds cannot be told; rename it by hand "
+					         "(RENAME TABLE %s TO %s, or to the other plugin's name) and run portald migrate again",
+					         pc->id, t->name, old, strcmp(q->tables[k].real, old) ? "the old name of" : "the",
+					         q->tables[k].name, q->id, old, t->real);
+					rc = -1;
+				}
+			}
+		}
+		if (rc != 0)
+			break;
+		char *sql = ar_printf(a, "RENAME TABLE `%s` TO `%s`", old, t->real);
+		if (!pdb_plain_name(old) || !pdb_plain_name(t->real) || db_raw(d, sql) != DB_OK) {
+			snprintf(err, errlen, "plugin %s: renaming %s to %s: %s", pc->id, old, t->real, db_errmsg(d));
+			rc = -1;
+		} else if (log)
+			fprintf(log, "renamed %s to %s (plugin %s, table %s)\n", old, t->real, pc->id, t->name);
+	}
+	ar_free(a);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ migrations */
 
 /* mig_filter: check and expand a migration file of the plugin. */
@@ -838,7 +1029,7 @@ int pdb_pending(db *d, const plug_ctx *pc, const char *dir, mig_status *st, char
 int pdb_drop_all(db *d, const plug_ctx *pc, char *err, size_t errlen)
 {
 	char live[PLUG_MAX_ID + 8];
-	snprintf(live, sizeof live, "p_%s_", pc->id ? pc->id : "");
+	pdb_live_prefix(live, sizeof live, pc->id ? pc->id : "");
 	if (!pc->table_prefix || strcmp(pc->table_prefix, live) == 0) {
 		snprintf(err, errlen, PDB_M_LIVE, pc->id ? pc->id : "?", pc->table_prefix ? pc->table_prefix : "");
 		return -1;
@@ -1167,11 +1358,51 @@ static void pdb_push_rows(lua_State *L, const db_res *r)
 	}
 }
 
-/* Run a statement; a failure other than a duplicate key (when dup_ok) raises. */
+/* The time a statement may take: what is left of the call's budget (the
+ * same wall-clock deadline as the CPU budget), rounded down to a tenth of
+ * the budget so that one statement has few texts in the prepared-statement
+ * cache (typically one: most calls run their SQL early). 0 outside a call
+ * (jobs and tests run inside one; loading has no database). Raises the
+ * budget error when nothing is left. */
+static long pdb_time_ms(lua_State *L, const plug_ctx *pc)
+{
+	double left = sbx_budget_left(L);
+	if (left < 0)
+		return 0;
+	long step = pc->cf && pc->cf->plugin_cpu_ms >= 100 ? (long)pc->cf->plugin_cpu_ms / 10 : 10;
+	long ms = (long)left / step * step;
+	return ms > 0 ? ms : (long)left > 0 ? (long)left : 1;
+}
+
+/* Run a statement; a failure other than a duplicate key (when dup_ok) raises.
+ * The database enforces the call's time budget: the statement is sent as
+ * SET STATEMENT max_statement_time=... FOR <sql>, so MariaDB stops it
+ * (server-side: nothing runs on after the call gave up) when the call's
+ * time is up; such a statement is never sent again, and the call ends
+ * there (its budget is spent: pcall cannot catch that). */
 static int pdb_run(lua_State *L, plug_ctx *pc, const char *fn, const char *sql, pdb_params *pp,
                    db_res **out, int dup_ok)
 {
-	int rc = db_exec(pc->db, pc->a, out, sql, pp->p, pp->n);
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		long ms = pdb_time_ms(L, pc);
+		const char *run = ms ? ar_printf(pc->a, "SET STATEMENT max_statement_time=%ld.%03ld FOR %s", ms / 1000,
+		                                 ms % 1000, sql) : sql;
+		rc = db_exec_noreplay(pc->db, pc->a, out, run, pp->p, pp->n);
+		if (rc != DB_OK && db_errno(pc->db) == ER_STATEMENT_TIMEOUT) {
+			char msg[300];
+			snprintf(msg, sizeof msg, PDB_L_TIMEOUT, fn, ms, pc->cf ? pc->cf->plugin_cpu_ms : 0);
+			sbx_expire(L);
+			return luaL_error(L, "%s", msg);
+		}
+		/* a connection found closed (idle too long, a restarted server)
+		 * is reopened and the statement sent once more, outside a
+		 * transaction (db_tx reruns those), and only with time left:
+		 * pdb_time_ms raises when a long wait spent the budget */
+		if (rc == DB_ELOST && attempt == 0 && !db_in_tx(pc->db))
+			continue;
+		break;
+	}
 	switch (rc) {
 	case DB_OK:
 		return rc;

@@ -1,7 +1,7 @@
 /* plugin_db.h - portal.db: a plugin's own tables, bound parameters only (prefix pdb_).
  *
  * A plugin declares its tables in the manifest (tables = { name = { columns =
- * {...} } }); each gets the real name "<prefix><name>" (prefix "p_<id>_"), and
+ * {...} } }); each gets the real name "<prefix><name>" (pdb_live_prefix), and
  * SQL in the plugin's migrations and named queries refers to them as {name}.
  * Identifiers in insert/find/update/delete are checked against the declared
  * columns; values are always bound parameters. A plugin cannot name another
@@ -50,6 +50,22 @@
  * Functions find their plug_ctx with plug_ctx_of(L) and need its db and
  * arena (results are copied into pc->a); without a db they raise. */
 void pdb_push(lua_State *L);
+/* The prefix of plugin id's tables in the database: "p_<id>_" for an id
+ * without '_', "p<length of id>_<id>_" for an id with '_', so that no two
+ * plugins' tables can ever have the same name (plugin_db.c says why). */
+void pdb_live_prefix(char *out, size_t n, const char *id);
+/* Ids with '_' had their tables named "p_<id>_<table>" before. The number
+ * of pc's tables still under that old name (and not yet under the new one),
+ * -1 on a database error: such a plugin is not served until
+ * `portald migrate` renamed them. */
+int pdb_legacy_pending(db *d, const plug_ctx *pc);
+/* Rename pc's tables from their old names (portald migrate, before the
+ * plugin's migrations run). all[0..nall) are the contexts of every plugin
+ * installed: an old name that is also another plugin's table, or the old
+ * name of another plugin's table, is not renamed but an error (which
+ * plugin's rows it holds cannot be told). 0, or -1 with err. */
+int pdb_rename_legacy(db *d, const plug_ctx *pc, const plug_ctx *const *all, size_t nall, FILE *log, char *err,
+                      size_t errlen);
 /* Expand {name} placeholders of sql to pc's real table names, checking that
  * every table reference is a placeholder of pc's own tables. mode
  * PDB_SELECT: a single SELECT (named queries; a trailing ';' is dropped);
@@ -66,7 +82,7 @@ int pdb_migrate(db *d, const plug_ctx *pc, const char *dir, FILE *log, mig_statu
 /* Count pending migrations without applying (pending files are checked too). */
 int pdb_pending(db *d, const plug_ctx *pc, const char *dir, mig_status *st, char *err, size_t errlen);
 /* Drop every table of pc (used by `portald plugin test` for its throwaway
- * prefix only: refused when pc->table_prefix is the live "p_<id>_"). */
+ * prefix only: refused when pc->table_prefix is the live prefix). */
 int pdb_drop_all(db *d, const plug_ctx *pc, char *err, size_t errlen);
 
 /* Provided by plugin.c: the SQL of the manifest's named query, already

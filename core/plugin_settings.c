@@ -4,6 +4,7 @@
 #include "log.h"
 #include "luajson.h"
 #include "sandbox.h"
+#include <lauxlib.h>
 #include "utf8.h"
 #include <errno.h>
 #include <limits.h>
@@ -233,10 +234,11 @@ static long long pset_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void pset_apply(plugin *p, const json_t *values)
+/* sbx_protect body of pset_apply: values into portal.config. */
+static int pset_apply_body(lua_State *L)
 {
-	lua_State *L = sbx_L(plug_sbx_of(p));
-	int top = lua_gettop(L);
+	const json_t *values = lua_touserdata(L, 1);
+	luaL_checkstack(L, 8, NULL);
 	lua_getfield(L, LUA_REGISTRYINDEX, "papi.portal");
 	if (lua_istable(L, -1)) {
 		lua_getfield(L, -1, "config");
@@ -247,15 +249,24 @@ void pset_apply(plugin *p, const json_t *values)
 			lua_setfield(L, -2, k);
 		}
 	}
-	lua_settop(L, top);
+	return 0;
+}
+
+int pset_apply(plugin *p, const json_t *values)
+{
+	char err[256];
+	/* the state may be full: pushing there must not abort the worker */
+	if (sbx_protect(plug_sbx_of(p), pset_apply_body, (void *)values, 0, err, sizeof err) != 0) {
+		log_warn("plugin settings not applied", "plugin=%s error=\"%s\"", plug_ctx_for(p)->id, err);
+		return -1;
+	}
 	json_object_update(plug_config(p), (json_t *)values);
+	return 0;
 }
 
 void pset_pin(plugin *p)
 {
-	lua_State *L = sbx_L(plug_sbx_of(p));
-	lua_pushboolean(L, 1);
-	lua_setfield(L, LUA_REGISTRYINDEX, "pset.pinned");
+	plug_ctx_for(p)->pset_pinned = 1;
 }
 
 void pset_refresh(plugin *p)
@@ -264,33 +275,20 @@ void pset_refresh(plugin *p)
 	json_t *schema = plug_config_spec(p);
 	if (!pc->db || !plug_sbx_of(p) || json_object_size(schema) == 0)
 		return;
-	lua_State *L = sbx_L(plug_sbx_of(p));
-	int top = lua_gettop(L);
-	lua_getfield(L, LUA_REGISTRYINDEX, "pset.pinned");
-	lua_getfield(L, LUA_REGISTRYINDEX, "pset.at");
-	lua_getfield(L, LUA_REGISTRYINDEX, "pset.ver");
-	long long now = pset_now_ms(), at = lua_tointeger(L, top + 2);
-	int pinned = lua_toboolean(L, top + 1), checked = lua_type(L, top + 3) == LUA_TSTRING;
-	char seen[64];
-	snprintf(seen, sizeof seen, "%s", checked ? lua_tostring(L, top + 3) : "");
-	lua_settop(L, top);
-	if (pinned || (checked && now - at < PSET_CHECK_MS))
+	long long now = pset_now_ms();
+	if (pc->pset_pinned || (pc->pset_ver[0] && now - pc->pset_at < PSET_CHECK_MS))
 		return;
-	lua_pushinteger(L, now);
-	lua_setfield(L, LUA_REGISTRYINDEX, "pset.at");
+	pc->pset_at = now;
 	arena *a = ar_new(2048);
 	db_res *res = NULL;
 	if (db_q(pc->db, a, &res, "SELECT COALESCE(SUM(version), 0) AS v, COUNT(*) AS n FROM plugin_settings"
 	                          " WHERE plugin_id = ?", DB_TEXT(pc->id)) == DB_OK && res->nrows == 1) {
 		const char *ver = ar_printf(a, "%s:%s", db_cell(res, 0, "v"), db_cell(res, 0, "n"));
-		if (strcmp(ver, seen) != 0) {
+		if (strcmp(ver, pc->pset_ver) != 0) {
 			json_t *values = pset_values(pc->db, a, pc->id, schema);
-			if (values) {
-				pset_apply(p, values);
-				lua_pushstring(L, ver);
-				lua_setfield(L, LUA_REGISTRYINDEX, "pset.ver");
-				json_decref(values);
-			}
+			if (values && pset_apply(p, values) == 0)
+				snprintf(pc->pset_ver, sizeof pc->pset_ver, "%s", ver);
+			json_decref(values);
 		}
 	}
 	ar_free(a);

@@ -49,8 +49,9 @@ int pset_store(db *d, arena *a, const audit_actor *who, const char *id, const js
  * most one query a second per plugin per worker). Called by the host before
  * it calls into the plugin; never fails the call (errors keep the old values). */
 void pset_refresh(plugin *p);
-/* Put values into p's portal.config (in place) and plug_config(p). */
-void pset_apply(plugin *p, const json_t *values);
+/* Put values into p's portal.config (in place) and plug_config(p). -1 (and
+ * nothing changed, logged) when the plugin's state had no room for them. */
+int pset_apply(plugin *p, const json_t *values);
 /* From now on p's settings come only from pset_apply (`portald plugin test`:
  * T.config, never the database's rows of the real plugin). */
 void pset_pin(plugin *p);

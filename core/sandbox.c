@@ -29,12 +29,22 @@
 #define SBX_WORK_CHECK (1u << 20)    /* bytes scanned in C between deadline checks */
 #define SBX_ALLOC_CHECK (4u << 20)   /* bytes allocated between deadline checks */
 #define SBX_OUTSIDE_CHECKS 1000      /* checks allowed to Lua code run outside sbx_call */
+/* The log budget of a plugin (print and portal.log): lines and bytes per
+ * call, and per minute in each worker's state. A loop of print() wrote
+ * 116 MiB in one request before; now the excess is dropped and the log
+ * says so (once per call, once per minute). */
+#define SBX_LOG_CALL_LINES 100
+#define SBX_LOG_CALL_BYTES (32u << 10)
+#define SBX_LOG_MIN_LINES 600
+#define SBX_LOG_MIN_BYTES (256u << 10)
 
 struct sbx {
 	lua_State *L;
 	size_t mem, mem_max;
 	unsigned mem_hits;           /* calls (or host steps outside calls) that hit the cap */
-	int mem_hit;                 /* the cap was hit during the current call */
+	int mem_hit;                 /* the cap was hit during the current call or host step */
+	int quiet;                   /* a host push: refused allocations are not counted as hits */
+	int protect;                 /* nested sbx_protect depth */
 	double cpu_ms, deadline;     /* deadline in monotonic ms; 0 = not in a call */
 	int depth;                   /* nested sbx_call depth */
 	int expired;                 /* the budget is spent: everything raises until the call returns */
@@ -48,6 +58,12 @@ struct sbx {
 	char rroot[PATH_MAX];        /* root with symlinks resolved */
 	char name[64];
 	int env_ref;
+	/* the log budget (sbx_log_allow) */
+	unsigned log_lines, log_dropped;     /* this call */
+	size_t log_bytes;
+	long log_minute;                     /* the minute (epoch / 60) counted below */
+	unsigned min_lines, min_dropped;
+	size_t min_bytes;
 };
 
 static double sbx_now(void)
@@ -137,8 +153,10 @@ static void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	}
 	if (nsize > old && s->mem + (nsize - old) > s->mem_max) {
 		/* one bomb makes many refused allocations (Lua collects and
-		 * retries); count the calls that hit the cap, not those */
-		if (!s->mem_hit || s->depth == 0)
+		 * retries); count the calls (and protected host steps) that
+		 * hit the cap, not those. A host push of a client's data (a
+		 * request body) is not the plugin's doing: not counted. */
+		if (!s->quiet && (!s->mem_hit || (s->depth == 0 && s->protect == 0)))
 			s->mem_hits++;
 		s->mem_hit = 1;
 		return NULL;
@@ -276,8 +294,51 @@ static int sbx_xpcall(lua_State *L)
 	return sbx_xpcall_done(L, st, 2);
 }
 
+/* ---- the log budget ---- */
+
+/* Start a new minute window when the clock moved on; a window that dropped
+ * lines says how many when it closes (lazily, at the next line). */
+static void sbx_log_minute(sbx *s)
+{
+	long minute = (long)(time(NULL) / 60);
+	if (minute == s->log_minute)
+		return;
+	if (s->min_dropped)
+		log_warn("plugin log output cut", "plugin=%s dropped=%u per=minute limit_lines=%u limit_bytes=%u",
+		         s->name, s->min_dropped, SBX_LOG_MIN_LINES, SBX_LOG_MIN_BYTES);
+	s->log_minute = minute;
+	s->min_lines = s->min_dropped = 0;
+	s->min_bytes = 0;
+}
+
+int sbx_log_allow(lua_State *L, size_t bytes)
+{
+	sbx *s = sbx_of(L);
+	sbx_log_minute(s);
+	int minute_full = s->min_lines >= SBX_LOG_MIN_LINES || s->min_bytes + bytes > SBX_LOG_MIN_BYTES;
+	int call_full = s->log_lines >= SBX_LOG_CALL_LINES || s->log_bytes + bytes > SBX_LOG_CALL_BYTES;
+	if (!minute_full && !call_full) {
+		s->log_lines++;
+		s->log_bytes += bytes;
+		s->min_lines++;
+		s->min_bytes += bytes;
+		return 1;
+	}
+	/* say it once: the first line cut in this minute, or in this call
+	 * while the minute still has room */
+	if (minute_full && s->min_dropped++ == 0)
+		log_warn("plugin log output cut", "plugin=%s per=minute limit_lines=%u limit_bytes=%u "
+		         "note=\"further lines of this minute are dropped\"", s->name, SBX_LOG_MIN_LINES, SBX_LOG_MIN_BYTES);
+	else if (!minute_full && s->log_dropped == 0)
+		log_warn("plugin log output cut", "plugin=%s per=call limit_lines=%u limit_bytes=%u "
+		         "note=\"further lines of this call are dropped\"", s->name, SBX_LOG_CALL_LINES, SBX_LOG_CALL_BYTES);
+	s->log_dropped++;
+	return 0;
+}
+
 /* print() goes to the log, tagged with the plugin, never to stdout; the
- * text is cut at 2000 bytes (NUL bytes become '?'). */
+ * text is cut at 2000 bytes (NUL bytes become '?'), and the lines count
+ * against the log budget. */
 static int sbx_print(lua_State *L)
 {
 	sbx *s = sbx_of(L);
@@ -294,6 +355,8 @@ static int sbx_print(lua_State *L)
 		lua_pop(L, 1);
 	}
 	text[o] = 0;
+	if (!sbx_log_allow(L, o))
+		return 0;
 	char q[2100];
 	log_info("plugin print", "plugin=%s text=%s", s->name, log_quote(q, sizeof q, text));
 	return 0;
@@ -1168,10 +1231,11 @@ static const char *const sbx_coroutine[] = {
 static const char *const sbx_none[] = {NULL};
 
 /* Build the env table from the full libraries (opened in the real globals,
- * which the plugin never sees) and store it in the registry. */
-static void sbx_build_env(sbx *s)
+ * which the plugin never sees) and store it in the registry. Run through
+ * sbx_protect: argument 1 is the sbx. */
+static int sbx_build_env(lua_State *L)
 {
-	lua_State *L = s->L;
+	sbx *s = lua_touserdata(L, 1);
 	luaL_openlibs(L);
 	lua_pushglobaltable(L);
 	int G = lua_gettop(L);
@@ -1242,6 +1306,7 @@ static void sbx_build_env(sbx *s)
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
 	lua_setfield(L, LUA_REGISTRYINDEX, "sbx.proxies");
+	return 0;
 }
 
 sbx *sbx_new(const sbx_limits *lim, const char *root)
@@ -1265,8 +1330,73 @@ sbx *sbx_new(const sbx_limits *lim, const char *root)
 	*(sbx **)lua_getextraspace(s->L) = s;
 	lua_atpanic(s->L, sbx_panic);
 	lua_sethook(s->L, sbx_hook, LUA_MASKCOUNT, SBX_HOOK_EVERY);
-	sbx_build_env(s);
+	char err[256];
+	if (sbx_protect(s, sbx_build_env, s, 0, err, sizeof err) != 0) {
+		log_err("cannot build a plugin's Lua state", "plugin=%s error=\"%s\"", s->name, err);
+		sbx_free(s);
+		return NULL;
+	}
 	return s;
+}
+
+int sbx_protect(sbx *s, lua_CFunction f, void *ud, int nargs, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L) - nargs, quiet = s->quiet;
+	if (s->depth == 0 && s->protect == 0)
+		s->mem_hit = 0;
+	s->protect++;
+	/* a light C function and a light userdata: pushing them allocates
+	 * nothing (the stack has room: callers leave it near empty), so
+	 * nothing can fail before the protection is in place */
+	lua_pushcfunction(L, f);
+	lua_insert(L, top + 1);
+	lua_pushlightuserdata(L, ud);
+	lua_insert(L, top + 2);
+	int rc = lua_pcall(L, nargs + 1, 0, 0);
+	s->protect--;
+	s->quiet = quiet;
+	if (rc == LUA_OK) {
+		lua_settop(L, top);
+		return 0;
+	}
+	const char *m = lua_tostring(L, -1);
+	snprintf(err, errlen, "%s", rc == LUA_ERRMEM ? "not enough memory" : m ? m : "error object is not a string");
+	lua_settop(L, top);
+	/* what was half built is garbage now: give the room back at once */
+	lua_gc(L, LUA_GCCOLLECT);
+	return -1;
+}
+
+void sbx_quiet(sbx *s, int on)
+{
+	s->quiet = on;
+}
+
+
+double sbx_budget_left(lua_State *L)
+{
+	sbx *s = sbx_of(L);
+	if (s->depth == 0)
+		return -1;
+	double left = s->deadline - sbx_now();
+	if (left <= 0 || s->expired) {
+		if (!s->expired)
+			s->cpu_hits++;
+		s->expired = 1;
+		sbx_stop(L, s);
+	}
+	return left;
+}
+
+void sbx_expire(lua_State *L)
+{
+	sbx *s = sbx_of(L);
+	if (s->depth == 0 || s->expired)
+		return;
+	s->cpu_hits++;
+	s->expired = 1;
+	lua_sethook(L, sbx_hook, LUA_MASKCOUNT, 1);
 }
 
 void sbx_extend(sbx *s, double ms)
@@ -1329,6 +1459,8 @@ int sbx_call(sbx *s, int nargs, int nresults, char *err, size_t errlen)
 		s->work = 0;
 		s->grown = 0;
 		s->mem_hit = 0;
+		s->log_lines = s->log_dropped = 0;
+		s->log_bytes = 0;
 		lua_sethook(L, sbx_hook, LUA_MASKCOUNT, SBX_HOOK_EVERY);
 	}
 	int rc = lua_pcall(L, nargs, nresults, fidx);
@@ -1401,6 +1533,11 @@ int sbx_dofile(sbx *s, const char *rel, int nresults, char *err, size_t errlen)
 	if (rc != 0)
 		return -1;
 	return sbx_call(s, 0, nresults, err, errlen);
+}
+
+size_t sbx_mem_max(const sbx *s)
+{
+	return s->mem_max;
 }
 
 size_t sbx_mem(const sbx *s)

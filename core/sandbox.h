@@ -44,11 +44,41 @@ int sbx_loadstring(sbx *s, const char *src, size_t n, const char *name, char *er
 /* Call the function below nargs arguments on the stack under the CPU budget
  * (lua_pcall with a traceback handler). 0, or -1 with "message\ntraceback". */
 int sbx_call(sbx *s, int nargs, int nresults, char *err, size_t errlen);
+/* Run f in protected mode (lua_pcall) with ud as its first argument (a
+ * light userdata) and the nargs values at the top of the stack (which it
+ * takes) after it. Every host step that pushes data into the state or reads a
+ * plugin's values must run this way (or inside sbx_call): an error outside
+ * a protected call, "not enough memory" above all, makes Lua abort the
+ * whole worker. Not under the CPU budget (host work); an sbx_call made
+ * inside f is. Either way the stack is then as it was without the nargs
+ * values; after a failure the garbage of the half-done step is collected.
+ * 0, or -1 with the message
+ * ("not enough memory" when the memory cap stopped it) in err. */
+int sbx_protect(sbx *s, lua_CFunction f, void *ud, int nargs, char *err, size_t errlen);
+/* Inside sbx_protect: on = the host is now pushing data of its own (a
+ * request, a hook payload): allocations that fail then are an error of the
+ * step but do not count as the plugin hitting its memory cap (which is
+ * about the plugin's own allocating). sbx_protect resets it on return. */
+void sbx_quiet(sbx *s, int on);
+/* The log budget of print() and portal.log: 1 when a line of bytes may be
+ * written now; 0 when it is to be dropped (per call: 100 lines or 32 KiB;
+ * per minute in this state: 600 lines or 256 KiB). The first line cut of
+ * a call or minute writes a "plugin log output cut" line instead. */
+int sbx_log_allow(lua_State *L, size_t bytes);
+/* Milliseconds left of the budget of the call in progress, -1 outside any
+ * call. When it is spent this raises the budget error instead (as the
+ * count hook would), so the result is always > 0 or -1. */
+double sbx_budget_left(lua_State *L);
+/* Mark the budget of the call in progress as spent (time the host waited
+ * for on the plugin's behalf ran out: a database statement it stopped):
+ * from the next instruction on, everything raises until the call returns. */
+void sbx_expire(lua_State *L);
 /* Move the deadline of the call in progress ms later: time the host spent
  * on the plugin's behalf in one C function (hashing a password), not the
  * plugin's own running. No effect outside a call. */
 void sbx_extend(sbx *s, double ms);
-/* Bytes in use and the number of calls that hit the memory cap. */
+/* Bytes in use, the cap, and the number of calls that hit the memory cap. */
+size_t sbx_mem_max(const sbx *s);
 size_t sbx_mem(const sbx *s);
 unsigned sbx_mem_hits(const sbx *s);
 /* Times a call ran out of its CPU budget. */

@@ -66,6 +66,13 @@ static void srv_on_term(int sig)
 	srv_stop = 1;
 }
 
+/* 1 when a SIGTERM waits, blocked, for the worker (see the loop in srv_worker). */
+static int srv_term_pending(void)
+{
+	sigset_t pending;
+	return sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) == 1;
+}
+
 static const char *srv_getparam(void *ctx, const char *name)
 {
 	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
@@ -137,6 +144,14 @@ static void srv_worker(conf *cf, int listen_fd, int ready_fd, int strict)
 		int pr = ppoll(&pfd, 1, &tick, &waitmask);
 		if (pr <= 0)
 			continue;                    /* timeout or a signal: check srv_stop */
+		/* ppoll delivers a pending SIGTERM only when it has to wait: when
+		 * the socket is ready at once (a backlog that never empties, i.e.
+		 * load), Linux puts the blocked mask back and the signal stays
+		 * pending. Without this check a worker under load never saw its
+		 * stop, and a reload waited shutdown_timeout (20 s) to kill it,
+		 * dropping the request it was serving. */
+		if (srv_term_pending())
+			break;
 		if (FCGX_Accept_r(&rq) < 0)
 			continue;                    /* another worker took it (EAGAIN) */
 		app_handle(ap, srv_getparam, &rq, srv_read, &rq, &wire);

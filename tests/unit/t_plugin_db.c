@@ -226,6 +226,27 @@ static void test_expand_queries(arena *a, const plug_ctx *pc)
 	refused(a, pc, Q, "SELECT 1 FROM {items} STRAIGHT_JOIN users", "STRAIGHT_JOIN", "STRAIGHT_JOIN");
 	refused(a, pc, Q, "SELECT ((1)", "unbalanced", "unbalanced parentheses");
 	refused(a, pc, Q, "", "empty statement", "an empty query");
+	/* joins the check can tell are unbounded (issue 12: the time of the
+	 * rest is bounded by the database, see test_time_budget) */
+	refused(a, pc, Q, "SELECT COUNT(*) FROM {items} a JOIN {items} b JOIN {items} c", "a JOIN needs ON",
+	        "a JOIN without ON: every row meets every row");
+	refused(a, pc, Q, "SELECT 1 FROM {items} a LEFT JOIN {tags} t WHERE a.qty > 0", "a JOIN needs ON",
+	        "a LEFT JOIN without ON before WHERE");
+	refused(a, pc, Q, "SELECT 1 FROM {items} a JOIN (SELECT item_id FROM {tags} t JOIN {items} i ON i.id = t.item_id) d",
+	        "a JOIN needs ON", "a JOIN of a derived table without ON (its own join has one)");
+	refused(a, pc, Q, "SELECT 1 FROM {items} a CROSS JOIN {items} b", "CROSS JOIN is not supported", "CROSS JOIN");
+	refused(a, pc, Q, "SELECT 1 FROM {items} a NATURAL JOIN {tags} b", "NATURAL JOIN is not supported", "NATURAL JOIN");
+	refused(a, pc, Q, "SELECT 1 FROM {items} a JOIN {items} b ON 1 = 1", "must compare columns", "ON 1 = 1");
+	refused(a, pc, Q, "SELECT 1 FROM {items} a JOIN {items} b ON TRUE WHERE a.qty = ?", "must compare columns",
+	        "ON TRUE");
+	accepted(a, pc, Q, "SELECT 1 FROM {items} a JOIN {tags} t USING (id)",
+	         "SELECT 1 FROM `p_demo_items` a JOIN `p_demo_tags` t USING (id)", "JOIN ... USING");
+	accepted(a, pc, Q, "SELECT 1 FROM {items} a JOIN {tags} t ON LEFT(t.tag, 2) = a.name LEFT JOIN {tags} u ON u.id = a.id",
+	         "SELECT 1 FROM `p_demo_items` a JOIN `p_demo_tags` t ON LEFT(t.tag, 2) = a.name LEFT JOIN `p_demo_tags` u ON u.id = a.id",
+	         "LEFT( as a function in ON, LEFT JOIN after it");
+	accepted(a, pc, Q, "SELECT 1 FROM {items} a JOIN ({tags} t JOIN {items} b ON b.id = t.item_id) ON t.item_id = a.id",
+	         "SELECT 1 FROM `p_demo_items` a JOIN (`p_demo_tags` t JOIN `p_demo_items` b ON b.id = t.item_id) ON t.item_id = a.id",
+	         "a parenthesised join, each with its ON");
 
 	char err[512] = "";
 	ok(expand(a, pc, "SELECT *\n  FROM users", Q, err, sizeof err) == NULL &&
@@ -828,6 +849,106 @@ static void test_lua_query(struct lua_env *e)
 	lua_raises(e, "db.query('tags_of', {{}})", "params[1]: unsupported value", "a bad parameter");
 }
 
+/* Give the state s the context pc and a read-only portal.db, as plugin.c
+ * does; leaves the environment on the stack. */
+static void push_portal_db(sbx *s, plug_ctx *pc)
+{
+	lua_State *L = sbx_L(s);
+	lua_pushlightuserdata(L, pc);
+	lua_setfield(L, LUA_REGISTRYINDEX, "plug.ctx");
+	sbx_push_env(s);
+	lua_createtable(L, 0, 1);
+	pdb_push(L);
+	sbx_readonly(L);
+	lua_setfield(L, -2, "db");
+	lua_setfield(L, -2, "portal");
+}
+
+/* Plugins whose id has '_' had their tables named "p_<id>_<table>": a
+ * worker does not serve them until `portald migrate` renamed them, and a
+ * name that may be another plugin's table is not renamed (issue 12). */
+static void test_legacy_names(db *d, arena *a)
+{
+	static const char *const cols[] = { "body", NULL };
+	static plug_table ab_t[] = { { "notes", "p3_a_b_notes", cols, 1 } };
+	static plug_table x_t[] = { { "y_t", "p_x_y_t", cols, 1 } };
+	static plug_table xy_t[] = { { "t", "p3_x_y_t", cols, 1 } };
+	plug_ctx ab = { .id = "a_b", .tables = ab_t, .ntables = 1, .table_prefix = "p3_a_b_" };
+	plug_ctx x = { .id = "x", .tables = x_t, .ntables = 1, .table_prefix = "p_x_" };
+	plug_ctx xy = { .id = "x_y", .tables = xy_t, .ntables = 1, .table_prefix = "p3_x_y_" };
+	const plug_ctx *all[] = { &ab, &x, &xy };
+	char err[600] = "";
+	db_raw(d, "DROP TABLE IF EXISTS p_a_b_notes, p3_a_b_notes, p_x_y_t, p3_x_y_t");
+	DDL(d, "CREATE TABLE p_a_b_notes (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB");
+	DDL(d, "INSERT INTO p_a_b_notes VALUES (1, 'kept')");
+	is_int(pdb_legacy_pending(d, &ab), 1, "a table under its old name: the plugin waits for portald migrate");
+	is_int(pdb_legacy_pending(d, &x), 0, "an id without '_' has no old names");
+	FILE *log = tmpfile();
+	ok(pdb_rename_legacy(d, &ab, all, 3, log, err, sizeof err) == 0, "portald migrate renames it (%s)", err);
+	is_int(table_exists(d, a, "p_a_b_notes"), 0, "the old name is gone");
+	ok(query_int(d, a, "SELECT COUNT(*) FROM p3_a_b_notes WHERE body = 'kept'") == 1, "the rows came along");
+	is_int(pdb_legacy_pending(d, &ab), 0, "and the plugin is served");
+	ok(pdb_rename_legacy(d, &ab, all, 3, log, err, sizeof err) == 0, "running it again changes nothing");
+	if (log)
+		fclose(log);
+	DDL(d, "CREATE TABLE p_x_y_t (id INT PRIMARY KEY) ENGINE=InnoDB");
+	ok(pdb_rename_legacy(d, &xy, all, 3, NULL, err, sizeof err) == -1 && strstr(err, "plugin x") &&
+	   strstr(err, "by hand"), "an old name that is also another plugin's table is not renamed: %s", err);
+	is_int(table_exists(d, a, "p_x_y_t"), 1, "... it stays where it is");
+	db_raw(d, "DROP TABLE IF EXISTS p_a_b_notes, p3_a_b_notes, p_x_y_t, p3_x_y_t");
+}
+
+/* The database enforces a call's time budget (issue 12): a named query that
+ * would run for hours (a self-join the check cannot tell is unbounded) is
+ * stopped by MariaDB itself when the call's time is up, is never sent
+ * again, and ends the call even under pcall. */
+static void test_time_budget(db *d, arena *a, plug_ctx *pc, const char *dir)
+{
+	DDL(d, "DELETE FROM p_demo_items");
+	DDL(d, "INSERT INTO p_demo_items (name, qty) SELECT CONCAT('h', seq), seq FROM seq_1_to_400");
+	sbx_limits lim = { 64u << 20, 300, 4u << 20 };
+	struct lua_env e;
+	memset(&e, 0, sizeof e);
+	e.s = sbx_new(&lim, dir);
+	e.d = d;
+	e.a = ar_new(0);
+	arena *old = pc->a;
+	pc->a = e.a;
+	push_portal_db(e.s, pc);
+	lua_pop(sbx_L(e.s), 1);
+
+	long long before = query_int(d, a, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	                                   " WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'");
+	lua_raises(&e, "db.query('slow', {})", "portal.db.query: the database stopped the statement after",
+	           "a query past the call's time budget is stopped by the database");
+	long long after = query_int(d, a, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	                                  " WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'");
+	ok(before >= 0 && after == before + 1, "it was stopped once and not sent again (max_statement_time_exceeded %lld -> %lld)",
+	   before, after);
+	/* the same statement again (cached, prepared): stopped as promptly; before db.c reset
+	 * a statement whose error came with its rows, this waited for the read timeout */
+	lua_raises(&e, "db.query('slow', {})", "portal.db.query: the database stopped the statement after",
+	           "the same statement a second time is stopped as well (not lost at the read timeout)");
+	after = query_int(d, a, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	                        " WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME_EXCEEDED'");
+	is_int(after, before + 2, "... by the database");
+	ok(query_int(d, a, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
+	                   " AND INFO LIKE '%max_statement_time%p_demo_items%'") == 0,
+	   "nothing of it runs on in the server");
+	lua_raises(&e, "local ok, why = pcall(db.query, 'slow', {})\n"
+	               "assert(not ok and why:find('stopped the statement'), why)\n"
+	               "local n = 0\n"
+	               "for i = 1, 10 do n = n + i end\n"
+	               "error('the call went on after its time ran out')",
+	           "CPU budget of 300 ms exceeded", "pcall cannot keep the call going after the database stopped it");
+	lua_ok(&e, "assert(db.count('items', {qty = {'>', 0}}) == 400)",
+	       "the next call gets its own budget and the connection works");
+	sbx_free(e.s);
+	ar_free(e.a);
+	pc->a = old;
+	DDL(d, "DELETE FROM p_demo_items");
+}
+
 /* ---- main ------------------------------------------------------------------------------------- */
 
 int main(void)
@@ -875,6 +996,22 @@ int main(void)
 	accepted(a, &other, PDB_SELECT, "SELECT secret FROM {secrets}", "SELECT secret FROM `p_other_secrets`",
 	         "placeholders are per plugin: {secrets} is the other plugin's own");
 
+	/* table names: one name, one plugin and table (issue 12) */
+	char p1[64], p2[64], n1[200], n2[200];
+	pdb_live_prefix(p1, sizeof p1, "outreach");
+	is_str(p1, "p_outreach_", "an id without '_' keeps its table names (p_<id>_)");
+	pdb_live_prefix(p1, sizeof p1, "evil");
+	pdb_live_prefix(p2, sizeof p2, "evil_box");
+	snprintf(n1, sizeof n1, "%sbox_notes", p1);
+	snprintf(n2, sizeof n2, "%snotes", p2);
+	is_str(n2, "p8_evil_box_notes", "an id with '_' says its length");
+	ok(strcmp(n1, n2) != 0, "evil's box_notes (%s) and evil_box's notes (%s) are two tables", n1, n2);
+	pdb_live_prefix(p1, sizeof p1, "a_b");
+	pdb_live_prefix(p2, sizeof p2, "a_b_c");
+	snprintf(n1, sizeof n1, "%sc_d", p1);
+	snprintf(n2, sizeof n2, "%sd", p2);
+	ok(strcmp(n1, n2) != 0, "two ids with '_' do not meet either (%s, %s)", n1, n2);
+
 	test_expand_queries(a, &pc);
 	test_expand_migrations(a, &pc);
 	ar_reset(a);
@@ -891,6 +1028,7 @@ int main(void)
 		return 1;
 	}
 	test_migrations(d, a, &pc, &tmp, dir);
+	test_legacy_names(d, a);
 	test_numeric(d, a);
 	char xdir[600];
 	snprintf(xdir, sizeof xdir, "%s/x", dir);
@@ -905,8 +1043,14 @@ int main(void)
 	                            " WHERE t.item_id = ? ORDER BY t.tag", PDB_SELECT, err, sizeof err);
 	demo_p.qname[1] = "count_min";
 	demo_p.qsql[1] = pdb_expand(a, &pc, "SELECT COUNT(*) AS n FROM {items} WHERE qty >= ?", PDB_SELECT, err, sizeof err);
-	ok(demo_p.qsql[0] && demo_p.qsql[1], "the named queries expand (%s)", err[0] ? err : "ok");
-	for (int i = 0; i < 2; i++)
+	/* four self-joins on a column without an index: passes the check
+	 * (every JOIN has a condition), bounded only in time */
+	demo_p.qname[2] = "slow";
+	demo_p.qsql[2] = pdb_expand(a, &pc, "SELECT COUNT(*) AS n FROM {items} a JOIN {items} b ON a.name <> b.name"
+	                            " JOIN {items} c ON b.name <> c.name JOIN {items} d ON c.name <> d.name",
+	                            PDB_SELECT, err, sizeof err);
+	ok(demo_p.qsql[0] && demo_p.qsql[1] && demo_p.qsql[2], "the named queries expand (%s)", err[0] ? err : "ok");
+	for (int i = 0; i < 3; i++)
 		demo_p.qsql[i] = demo_p.qsql[i] ? strdup(demo_p.qsql[i]) : strdup("SELECT 1");
 
 	/* a sandboxed state with portal.db, as plugins get it */
@@ -919,14 +1063,7 @@ int main(void)
 	e.a = ar_new(0);
 	pc.a = e.a;
 	lua_State *L = sbx_L(e.s);
-	lua_pushlightuserdata(L, &pc);
-	lua_setfield(L, LUA_REGISTRYINDEX, "plug.ctx");
-	sbx_push_env(e.s);
-	lua_createtable(L, 0, 1);
-	pdb_push(L);
-	sbx_readonly(L);
-	lua_setfield(L, -2, "db");
-	lua_setfield(L, -2, "portal");
+	push_portal_db(e.s, &pc);
 	lua_pushlightuserdata(L, &e);
 	lua_pushcclosure(L, t_kill_once, 1);
 	lua_setfield(L, -2, "kill_once");
@@ -947,11 +1084,13 @@ int main(void)
 	pc.db = NULL;
 	lua_raises(&e, "db.count('items')", "portal.db.count: no database connection here", "no database, a clear error");
 	pc.db = d;
+	test_time_budget(d, a, &pc, dir);
 
 	sbx_free(e.s);
 	ar_free(e.a);
 	free(demo_p.qsql[0]);
 	free(demo_p.qsql[1]);
+	free(demo_p.qsql[2]);
 	db_raw(d, "DROP TABLE IF EXISTS p_demo_tags, p_demo_items, t_pdb_heavy");
 	db_raw(d, "DELETE FROM schema_migrations WHERE scope = 'demo'");
 	char path[700];

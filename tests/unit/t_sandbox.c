@@ -469,17 +469,32 @@ static void test_memory(void)
 
 /* ------------------------------------------------------------ 7/8 host functions, print */
 
-static void test_print(void)
+/* Send the log (stderr) to path; returns what log_back() needs. */
+static int log_to(const char *path)
 {
-	char logpath[PATH_MAX + 32];
-	snprintf(logpath, sizeof logpath, "%s.log", tmpdir);
 	fflush(stderr);
 	int saved = dup(2);
-	int fd = open(logpath, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
 	if (fd < 0 || saved < 0 || dup2(fd, 2) < 0) {
 		printf("Bail out! cannot redirect stderr\n");
 		exit(1);
 	}
+	close(fd);
+	return saved;
+}
+
+static void log_back(int saved)
+{
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+}
+
+static void test_print(void)
+{
+	char logpath[PATH_MAX + 32];
+	snprintf(logpath, sizeof logpath, "%s.log", tmpdir);
+	int saved = log_to(logpath);
 	sbx *s = new_sbx(1000, 8, NULL);
 	const char *r1 = R(s, "print(nil, {}, function() end, 1.5, true) return 'printed'");
 	char r1c[64];
@@ -496,10 +511,7 @@ static void test_print(void)
 	const char *r5 = R(s, "print(setmetatable({}, {__tostring = function() return {} end}))");
 	char r5c[256];
 	snprintf(r5c, sizeof r5c, "%s", r5);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
+	log_back(saved);
 	is_str(r1c, "printed", "7: print(nil, {}, function() end, ...) works");
 	is_str(r2c, "printed big", "7: print of a 1 MB string works");
 	is_str(r3c, "printed newline", "7: print of control characters works");
@@ -545,6 +557,86 @@ static void test_print(void)
 		snprintf(src, sizeof src, "return %s", badargs[i]);
 		ok(has(R(s, src), "ERR: "), "8: %s raises an error", badargs[i]);
 	}
+	sbx_free(s);
+}
+
+/* ------------------------------------------------------------ host pushes (issue 12) */
+
+/* A host step that builds a big table in the state (a request, a payload). */
+static sbx *push_sbx;
+static int push_big(lua_State *L)
+{
+	if (lua_touserdata(L, 1))
+		sbx_quiet(push_sbx, 1);
+	lua_newtable(L);
+	for (int i = 1; i <= 2000000; i++) {
+		lua_createtable(L, 1, 0);
+		lua_rawseti(L, -2, i);
+	}
+	return 0;
+}
+
+static void test_protect(void)
+{
+	sbx *s = new_sbx(5000, 8, NULL);
+	push_sbx = s;
+	char err[256] = "";
+	unsigned hits = sbx_mem_hits(s);
+	ok(sbx_protect(s, push_big, NULL, 0, err, sizeof err) == -1 && has(err, "not enough memory"),
+	   "6: a host push past the cap fails inside sbx_protect (no panic, no abort): %s", err);
+	is_int(sbx_mem_hits(s), hits + 1, "6: ... counted once as a hit when not quiet");
+	is_int(lua_gettop(sbx_L(s)), 0, "6: ... the stack is as it was");
+	ok(sbx_mem(s) < (2u << 20), "6: ... and the half-built table is collected (%zu bytes)", sbx_mem(s));
+	hits = sbx_mem_hits(s);
+	ok(sbx_protect(s, push_big, s, 0, err, sizeof err) == -1, "6: a host push marked quiet fails too");
+	is_int(sbx_mem_hits(s), hits, "6: ... and is not counted against the plugin (sbx_quiet)");
+	ok(has(R(s, "full = {} for i = 1, 1e9 do full[i] = ('x'):rep(100) .. i end"), "not enough memory"),
+	   "6: a plugin fills its state and keeps it full");
+	lua_pushinteger(sbx_L(s), 7);
+	ok(sbx_protect(s, push_big, NULL, 1, err, sizeof err) == -1, "6: a push into the full state fails cleanly");
+	is_int(lua_gettop(sbx_L(s)), 0, "6: ... taking its argument off the stack");
+	is_str(R(s, "full = nil return 'ok'"), "ok", "6: the state serves the next call");
+	sbx_free(s);
+}
+
+/* The log budget of print (and portal.log): 100 lines a call, 600 a minute
+ * per state; the cut is said once per call or minute (issue 12: a print
+ * loop wrote 116 MiB in one request). */
+static void test_log_budget(void)
+{
+	/* not at the end of a minute: the per-minute count must not restart */
+	while (time(NULL) % 60 > 50)
+		sleep(1);
+	char logpath[PATH_MAX + 32];
+	snprintf(logpath, sizeof logpath, "%s.budget.log", tmpdir);
+	int saved = log_to(logpath);
+	sbx *s = new_sbx(1000, 8, NULL);
+	char r1[64], r2[64];
+	snprintf(r1, sizeof r1, "%s", R(s, "while true do print('flood') end"));
+	for (int i = 0; i < 9; i++)
+		R(s, "for i = 1, 150 do print('more') end");
+	snprintf(r2, sizeof r2, "%s", R(s, "print('still') return 'quiet'"));
+	log_back(saved);
+	FILE *f = fopen(logpath, "r");
+	char line[4096];
+	int flood = 0, more = 0, still = 0, per_call = 0, per_minute = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		flood += has(line, "plugin print") && has(line, "flood");
+		more += has(line, "plugin print") && has(line, "more");
+		still += has(line, "plugin print") && has(line, "still");
+		per_call += has(line, "plugin log output cut") && has(line, "per=call");
+		per_minute += has(line, "plugin log output cut") && has(line, "per=minute");
+	}
+	if (f)
+		fclose(f);
+	unlink(logpath);
+	ok(has(r1, "CPU budget"), "7: an endless print loop ends at the CPU budget: %s", r1);
+	is_int(flood, 100, "7: ... having written 100 lines, not millions");
+	is_int(more, 500, "7: later calls write 100 lines each until the minute's 600 are used");
+	is_int(still, 0, "7: then nothing more this minute");
+	is_str(r2, "quiet", "7: printing past the budget is not an error");
+	is_int(per_call, 5, "7: each call that was cut says so once");
+	is_int(per_minute, 1, "7: the minute's cut is said once");
 	sbx_free(s);
 }
 
@@ -708,6 +800,8 @@ int main(void)
 	test_cpu();
 	test_memory();
 	test_print();
+	test_protect();
+	test_log_budget();
 	test_same_as_lua();
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

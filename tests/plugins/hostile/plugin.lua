@@ -5,7 +5,8 @@
 -- install it on a real site.
 --
 -- Every route is an API route (JSON), public, GET, under /api/p/hostile/...,
--- except /p/hostile/page_loop (an HTML page). Routes named after an attack
+-- except /p/hostile/page_loop (an HTML page) and the POST routes /echo (public)
+-- and /staff_echo (staff) of issue 12. Routes named after an attack
 -- either report { ok = false, err = "..." } per attempt (the attempt failed)
 -- or are expected to end in a clean 500 (loops, bombs, bad return values).
 
@@ -244,6 +245,43 @@ local routes = {
 
   -- an HTML page route that loops: the HTML error page, not JSON
   { method = "GET", path = "/page_loop", handler = function(req) while true do end end },
+
+  -- issue 12 (tests/integration/plugins_containment.test.mjs) ------------------------
+
+  -- a public JSON route and a staff one: a body that does not fit in the plugin's memory
+  -- (1 MB of nested arrays is about 36 MB of Lua tables) is a 413, never a dead worker
+  { method = "POST", path = "/echo", api = true, handler = function(req)
+      return { json = { ok = true, items = type(req.json) == "table" and #req.json or 0 } }
+    end },
+  { method = "POST", path = "/staff_echo", api = true, roles = { "staff", "admin" }, handler = function(req)
+      return { json = { ok = true, items = type(req.json) == "table" and #req.json or 0 } }
+    end },
+
+  -- the log budget: an endless print loop, and a million portal.log lines
+  api("/print_flood", function(req)
+    while true do print("hostile-flood-line") end
+  end),
+  api("/log_flood", function(req)
+    for i = 1, 1e6 do portal.log.info("hostile-log-flood") end
+    return { json = { done = true } }
+  end),
+
+  -- an open redirect: wherever the query says
+  api("/redirect", function(req)
+    return { redirect = req.query.to }
+  end),
+
+  -- plugin SQL without a bound in time: four self-joins (the check accepts them: every join
+  -- has a condition) over the rows of migrations/0002_rows.sql. The database stops them
+  -- when the call's budget is up, also when the plugin catches the error.
+  api("/slow_sql", function(req)
+    return { json = { n = portal.db.query("slow", {})[1].n } }
+  end),
+  api("/slow_sql_pcall", function(req)
+    local ok, err = pcall(portal.db.query, "slow", {})
+    local n = 0
+    while true do n = n + 1 end            -- must not get here: the budget is spent
+  end),
 }
 
 return {
@@ -258,6 +296,10 @@ return {
   },
   tables = {
     notes = { columns = { "body" } },
+  },
+  queries = {
+    slow = "SELECT COUNT(*) AS n FROM {notes} a JOIN {notes} b ON a.body <> b.body"
+        .. " JOIN {notes} c ON b.body <> c.body JOIN {notes} d ON c.body <> d.body",
   },
   routes = routes,
   hooks = {
