@@ -1,0 +1,271 @@
+// registration_retry.test.mjs - issue 12 "saved, but the client saw an error": registration
+// carries an idempotency key (API header Idempotency-Key; a hidden field of the event page and
+// of the staff walk-in form, one per page load), stored by the registering INSERT. A retry of
+// a saved submission gets the original code back, also after the worker was killed with
+// SIGKILL right after the COMMIT (tests/plugins/stall holds the worker there); a reused key
+// with other content is refused; the duplicate answer tells a resident how to find their code
+// without promising an SMS nobody sends.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { addUser, addToken, sql, sqlValue, freshAddress, request, Browser, signedIn } from './accounts-lib.mjs';
+import { workerPids, masterPid, sleep, get, CJK } from './lib.mjs';
+
+let staff;   // { token }
+
+function api(method, p, { body, token, key, from = freshAddress(), type = 'application/json' } = {}) {
+	const headers = {};
+	if (body !== undefined) headers['Content-Type'] = type;
+	if (token) headers.Authorization = `Bearer ${token}`;
+	if (key) headers['Idempotency-Key'] = key;
+	return request(method, p, { headers, body: body === undefined ? undefined : JSON.stringify(body), from })
+		.then((r) => {
+			let json;
+			try {
+				json = JSON.parse(r.body);
+			} catch {
+				json = undefined;
+			}
+			return { ...r, json };
+		});
+}
+
+function iso(daysFromNow, hour = 9) {
+	const d = new Date(Date.now() + daysFromNow * 86400e3);
+	const day = new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 10);
+	return `${day}T${String(hour).padStart(2, '0')}:00:00+08:00`;
+}
+
+function phone() {
+	return `137${String(crypto.randomInt(0, 1e8)).padStart(8, '0')}`;
+}
+
+function csrfOf(html) {
+	const m = /name="csrf" value="([^"]*)"/.exec(html);
+	assert.ok(m, 'the page has a csrf field');
+	return m[1];
+}
+
+function keyOf(html) {
+	const m = /name="idempotency_key" value="([A-Za-z0-9_-]{16,64})"/.exec(html);
+	assert.ok(m, 'the form carries an idempotency key');
+	return m[1];
+}
+
+async function newEvent(extra = {}) {
+	const r = await api('POST', '/api/v1/events', {
+		token: staff.token,
+		body: {
+			kind: 'general', title: `重试测试 ${crypto.randomBytes(3).toString('hex')}`, location: '社区服务中心',
+			starts_at: iso(10), ends_at: iso(10, 11), capacity: 20, ...extra,
+		},
+	});
+	assert.equal(r.status, 201, r.body);
+	const p = await api('POST', `/api/v1/events/${r.json.id}/publish`, { token: staff.token });
+	assert.equal(p.status, 200, p.body);
+	return r.json;
+}
+
+const rows = (id, p) => sql(`SELECT code, status FROM registrations WHERE event_id = ${id} AND phone = '${p}'`);
+
+before(() => {
+	staff = addToken(addUser('retrytok', ['staff']).username);
+});
+
+test('API: a retry with the same Idempotency-Key gets the original 201 and code, not a 409', async () => {
+	const ev = await newEvent();
+	const p = phone();
+	const key = crypto.randomUUID();
+	const body = { name: '钱大妈', phone: p };
+	const first = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key });
+	assert.equal(first.status, 201, first.body);
+	assert.equal(first.headers['idempotent-replayed'], undefined);
+	// from another address too (a phone changes networks between tries)
+	const again = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key });
+	assert.equal(again.status, 201, again.body);
+	assert.deepEqual(again.json, first.json, 'the same body');
+	assert.equal(again.headers['idempotent-replayed'], 'true');
+	// the structured-field form of the header (a quoted string) is the same key
+	const quoted = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key: `"${key}"` });
+	assert.equal(quoted.status, 201);
+	assert.equal(quoted.json.code, first.json.code);
+	assert.equal(rows(ev.id, p).length, 1, 'one registration');
+	assert.equal(sqlValue(`SELECT taken FROM events WHERE id = ${ev.id}`), '1', 'one seat');
+	assert.equal(sqlValue(`SELECT idempotency_key FROM registrations WHERE code = '${first.json.code}'`), key);
+
+	// the same key with other content: refused clearly, nothing written
+	const other = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '钱大妈', phone: phone() }, key });
+	assert.equal(other.status, 422, other.body);
+	assert.equal(other.json.error.code, 'idempotency_key_reused');
+	assert.match(other.json.error.message, CJK);
+	assert.equal(sqlValue(`SELECT COUNT(*) FROM registrations WHERE event_id = ${ev.id}`), '1');
+
+	// the same phone without the key (or with another one): 409 that says how to find the code
+	for (const k of [undefined, crypto.randomUUID()]) {
+		const dup = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key: k });
+		assert.equal(dup.status, 409, dup.body);
+		assert.equal(dup.json.error.code, 'duplicate_phone');
+		assert.match(dup.json.error.message, /签到处报手机号/);
+		assert.match(dup.json.error.message, /社区服务窗口/);
+		assert.doesNotMatch(dup.json.error.message, /短信/, 'no SMS is promised: no sender sends one');
+	}
+
+	// malformed keys are a field error, nothing written
+	for (const bad of ['short', 'x'.repeat(65), 'spaces are not allowed in it', 'dots.are.not.allowed.either']) {
+		const r = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '孙', phone: phone() }, key: bad });
+		assert.equal(r.status, 422, `${bad}: ${r.body}`);
+		assert.ok(r.json.error.fields.idempotency_key, r.body);
+	}
+	assert.equal(sqlValue(`SELECT COUNT(*) FROM registrations WHERE event_id = ${ev.id}`), '1');
+});
+
+test('API: the retry of the last seat gets its code although the event is full now', async () => {
+	const ev = await newEvent({ capacity: 1, waitlist: false });
+	const key = crypto.randomUUID();
+	const body = { name: '最后一位', phone: phone() };
+	const first = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key });
+	assert.equal(first.status, 201, first.body);
+	const other = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body: { name: '晚到', phone: phone() } });
+	assert.equal(other.status, 409);
+	assert.equal(other.json.error.code, 'full');
+	const retry = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key });
+	assert.equal(retry.status, 201, retry.body);
+	assert.equal(retry.json.code, first.json.code);
+	assert.equal(retry.json.status, 'confirmed');
+});
+
+// The worker that is serving the stalled request: the one running (state R) while its
+// after_save hook spins; all of them when none is seen running.
+function busyWorkers() {
+	const all = workerPids();
+	const running = all.filter((pid) => {
+		try {
+			return / R /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, ' ').slice(0, 3));
+		} catch {
+			return false;
+		}
+	});
+	return running.length ? running : all;
+}
+
+// Send a registration, wait until its row has committed, SIGKILL the worker before it
+// answers; returns { res, code } (the answer the client saw, the code in the database).
+async function killAfterCommit(eventId, p, send) {
+	const before = workerPids();
+	const pending = send();
+	let code;
+	for (let i = 0; i < 500 && !code; i++) {
+		const r = rows(eventId, p);
+		if (r.length) code = r[0][0];
+		else await sleep(10);
+	}
+	assert.ok(code, 'the registration committed');
+	const victims = busyWorkers();
+	for (const pid of victims) process.kill(pid, 'SIGKILL');
+	const res = await pending;
+	// the master starts new workers; wait until the site answers again
+	for (let i = 0; i < 100; i++) {
+		const now = workerPids();
+		if (now.length >= before.length && !victims.some((v) => now.includes(v)) && (await get('/healthz')).status === 200) break;
+		await sleep(100);
+	}
+	await sleep(300);
+	return { res, code, master: masterPid() };
+}
+
+test('kill -9 right after COMMIT: the client saw 502, its retry with the key returns the saved code', async () => {
+	const ev = await newEvent({ kind: 'stall_day' });
+	const p = phone();
+	const key = crypto.randomUUID();
+	const body = { name: '故障后重试', phone: p };
+	const from = freshAddress();
+	const { res, code } = await killAfterCommit(ev.id, p,
+		() => api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key, from }).catch((e) => ({ status: 0, error: e })));
+	assert.ok(res.status === 0 || res.status >= 500, `the client saw an error, not ${res.status}`);
+	assert.equal(rows(ev.id, p).length, 1, 'but the registration was saved');
+
+	const retry = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, key, from });
+	assert.equal(retry.status, 201, retry.body);
+	assert.equal(retry.json.code, code, 'the original code');
+	assert.equal(retry.headers['idempotent-replayed'], 'true');
+	assert.equal(rows(ev.id, p).length, 1, 'still one registration');
+	assert.equal(sqlValue(`SELECT taken FROM events WHERE id = ${ev.id}`), '1');
+	// without the key the same retry is the 409 residents used to get, now with directions
+	const keyless = await api('POST', `/api/v1/events/${ev.id}/registrations`, { body, from });
+	assert.equal(keyless.status, 409);
+	assert.match(keyless.json.error.message, /签到处/);
+});
+
+test('kill -9 right after COMMIT of the event page form: sending the same form again shows the saved code', async () => {
+	const ev = await newEvent({ kind: 'stall_day' });
+	await sleep(2500);   // the workers respawned by the previous test are past their start-up grace
+	const b = new Browser();
+	const page = await b.get(`/events/${ev.id}`);
+	assert.equal(page.status, 200);
+	const key = keyOf(page.body);
+	assert.notEqual(keyOf((await b.get(`/events/${ev.id}`)).body), key, 'a new key per page load');
+	const p = phone();
+	const form = { csrf: csrfOf(page.body), idempotency_key: key, name: '表单重试', phone: p };
+	const { res, code } = await killAfterCommit(ev.id, p,
+		() => b.post(`/events/${ev.id}/register`, form).catch((e) => ({ status: 0, error: e })));
+	assert.ok(res.status === 0 || res.status >= 500, `the browser saw an error page, not ${res.status}`);
+	// the browser sends the same form again (reload of the error page, or back and submit)
+	const again = await b.post(`/events/${ev.id}/register`, form);
+	assert.equal(again.status, 303, again.body.slice(0, 300));
+	assert.equal(again.headers.location, `/r/${code}?new=1`);
+	assert.equal(rows(ev.id, p).length, 1);
+});
+
+test('event page: the same form twice is one registration; the page key with other content is refused clearly', async () => {
+	const ev = await newEvent();
+	const b = new Browser();
+	const page = await b.get(`/events/${ev.id}`);
+	const key = keyOf(page.body);
+	const p = phone();
+	const form = { csrf: csrfOf(page.body), idempotency_key: key, name: '双击', phone: p };
+	const [one, two] = await Promise.all([b.post(`/events/${ev.id}/register`, form), b.post(`/events/${ev.id}/register`, form)]);
+	assert.equal(one.status, 303, one.body.slice(0, 300));
+	assert.equal(two.status, 303, two.body.slice(0, 300));
+	assert.equal(one.headers.location, two.headers.location, 'both show the same code');
+	assert.equal(rows(ev.id, p).length, 1);
+	// the same page (same key) used for someone else: not answered with the first code
+	const p2 = phone();
+	const other = await b.post(`/events/${ev.id}/register`, { ...form, name: '家里另一个人', phone: p2 });
+	assert.equal(other.status, 409, other.body.slice(0, 300));
+	assert.match(other.body, /这个页面之前已经提交过一次报名/);
+	assert.ok(!other.body.includes(one.headers.location.slice(3, 9)), 'the first code is not shown');
+	const fresh = keyOf(other.body);
+	assert.notEqual(fresh, key, 'the page comes back with a new key');
+	const ok = await b.post(`/events/${ev.id}/register`, { ...form, idempotency_key: fresh, name: '家里另一个人', phone: p2 });
+	assert.equal(ok.status, 303, ok.body.slice(0, 300));
+	assert.equal(rows(ev.id, p2).length, 1);
+	// a page without a key (an old page, a script) still registers; a duplicate says what to do
+	const dup = await b.post(`/events/${ev.id}/register`, { csrf: csrfOf(page.body), name: '双击', phone: p });
+	assert.equal(dup.status, 409);
+	assert.match(dup.body, /签到处报手机号就能签到/);
+	assert.doesNotMatch(dup.body, /发短信|短信通知/);
+	// an invalid form keeps its key, so correcting it is still the same submission
+	const k3 = crypto.randomBytes(18).toString('base64url');
+	const bad = await b.post(`/events/${ev.id}/register`, { csrf: csrfOf(page.body), idempotency_key: k3, name: '', phone: phone() });
+	assert.equal(bad.status, 422);
+	assert.equal(keyOf(bad.body), k3);
+});
+
+test('staff walk-in: submitting the same walk-in form twice registers once', async () => {
+	const ev = await newEvent();
+	const u = addUser('walkidem', ['staff']);
+	const sb = await signedIn(u);
+	const page = await sb.get(`/staff/events/${ev.id}/registrations`);
+	assert.equal(page.status, 200);
+	const key = keyOf(page.body);
+	const p = phone();
+	const form = { csrf: csrfOf(page.body), idempotency_key: key, name: '现场报名', phone: p };
+	const one = await sb.post(`/staff/events/${ev.id}/registrations`, form);
+	const two = await sb.post(`/staff/events/${ev.id}/registrations`, form);
+	assert.equal(one.status, 303, one.body.slice(0, 300));
+	assert.equal(two.status, 303, two.body.slice(0, 300));
+	assert.equal(one.headers.location, two.headers.location);
+	assert.equal(rows(ev.id, p).length, 1);
+	assert.equal(sqlValue(`SELECT registered_by FROM registrations WHERE event_id = ${ev.id} AND phone = '${p}'`), String(u.id));
+});
