@@ -12,37 +12,18 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
-	addUser, addToken, sql, sqlValue, freshAddress, request, signedIn, Browser, csrfField, portald, strongPassword,
+	addUser, addToken, sql, sqlValue, freshAddress, signedIn, Browser, csrfField, portald, strongPassword, api, isoDay,
+	randomPhone,
 } from './accounts-lib.mjs';
 import { CJK } from './lib.mjs';
 
 let staff;   // { token }
 const RLO = '\u202E', ZWSP = '\u200B', ZWJ = '\u200D', LRI = '\u2066', PDI = '\u2069', BOM = '\uFEFF';
 
-function send(method, p, { body, type, token, from = freshAddress() } = {}) {
-	const headers = {};
-	if (type) headers['Content-Type'] = type;
-	if (token) headers.Authorization = `Bearer ${token}`;
-	return request(method, p, { headers, body, from }).then((r) => {
-		let json;
-		try {
-			json = JSON.parse(r.body);
-		} catch {
-			json = undefined;
-		}
-		return { ...r, json };
-	});
-}
-
-function iso(daysFromNow, hour = 9) {
-	const d = new Date(Date.now() + daysFromNow * 86400e3);
-	const day = new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 10);
-	return `${day}T${String(hour).padStart(2, '0')}:00:00+08:00`;
-}
-
-function phone() {
-	return `136${String(crypto.randomInt(0, 1e8)).padStart(8, '0')}`;
-}
+const iso = isoDay;
+const phone = () => randomPhone('136');
+// a body as it is (a string) with the given Content-Type, or none
+const send = (method, p, { body, type = null, token, from } = {}) => api(method, p, { raw: body, type, token, from });
 
 async function newEvent(extra = {}) {
 	const body = JSON.stringify({

@@ -9,37 +9,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { addUser, addToken, sql, sqlValue, freshAddress, request, Browser, signedIn } from './accounts-lib.mjs';
+import { addUser, addToken, sql, sqlValue, freshAddress, Browser, signedIn, api, isoDay, randomPhone } from './accounts-lib.mjs';
 import { workerPids, masterPid, sleep, get, CJK } from './lib.mjs';
 
 let staff;   // { token }
 
-function api(method, p, { body, token, key, from = freshAddress(), type = 'application/json' } = {}) {
-	const headers = {};
-	if (body !== undefined) headers['Content-Type'] = type;
-	if (token) headers.Authorization = `Bearer ${token}`;
-	if (key) headers['Idempotency-Key'] = key;
-	return request(method, p, { headers, body: body === undefined ? undefined : JSON.stringify(body), from })
-		.then((r) => {
-			let json;
-			try {
-				json = JSON.parse(r.body);
-			} catch {
-				json = undefined;
-			}
-			return { ...r, json };
-		});
-}
-
-function iso(daysFromNow, hour = 9) {
-	const d = new Date(Date.now() + daysFromNow * 86400e3);
-	const day = new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 10);
-	return `${day}T${String(hour).padStart(2, '0')}:00:00+08:00`;
-}
-
-function phone() {
-	return `137${String(crypto.randomInt(0, 1e8)).padStart(8, '0')}`;
-}
+const iso = isoDay;
+const phone = () => randomPhone('137');
 
 function csrfOf(html) {
 	const m = /name="csrf" value="([^"]*)"/.exec(html);
