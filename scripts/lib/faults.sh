@@ -5,7 +5,7 @@
 # Three phases of FAULT_SECONDS (PORTAL_FAULT_SECONDS, default 20) each, on fresh events with
 # little room, under the load of tests/faults/run.mjs (residents retrying with their
 # Idempotency-Key; one in ten without a key):
-#   kill     a random portald worker gets SIGKILL every second
+#   kill     a portald worker gets SIGKILL every second (a busy one when there is one)
 #   mariadb  MariaDB is restarted twice: a clean stop (SIGTERM) and start, then SIGKILL and
 #            start (crash recovery)
 #   reload   the master gets SIGHUP every 2 seconds: every worker replaced, plugins reloaded
@@ -15,11 +15,22 @@
 FAULT_PHASES=(kill mariadb reload)
 
 # The fault of one phase, for FAULT_SECONDS, beside the load.
+# kill: a worker that is serving a request (not waiting for one in ppoll, by its wchan), so
+# that kills land in the middle of registrations, before or after their COMMIT; any worker
+# when all are idle.
 fault_kill() {
-	local end=$((SECONDS + FAULT_SECONDS)) pids
+	local end=$((SECONDS + FAULT_SECONDS)) pids busy p
 	while [ "$SECONDS" -lt "$end" ]; do
 		sleep 1
 		mapfile -t pids < <(pgrep -P "$(pid_of "$PORTALD_PID")" || true)
+		busy=()
+		for p in "${pids[@]}"; do
+			case "$(cat "/proc/$p/wchan" 2>/dev/null)" in
+			*poll*) ;;
+			*) busy+=("$p") ;;
+			esac
+		done
+		[ ${#busy[@]} -gt 0 ] && pids=("${busy[@]}")
 		[ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[RANDOM % ${#pids[@]}]}" 2>/dev/null || true
 	done
 }
