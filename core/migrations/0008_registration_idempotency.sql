@@ -1,4 +1,4 @@
--- 0007_registration_idempotency.sql - a registration remembers the submission that made it,
+-- 0008_registration_idempotency.sql - a registration remembers the submission that made it,
 -- so a retry of a submission that was saved gets the original registration back (its code)
 -- instead of a 409 or a second row (core/events.c, docs/api.md "Retries").
 --

@@ -1,4 +1,4 @@
--- 0008_login_devices.sql - browsers an account signed in on (docs/accounts.md "Wrong
+-- 0009_login_devices.sql - browsers an account signed in on (docs/accounts.md "Wrong
 -- passwords"). Signing in gives the browser a random cookie (portal_device); only its SHA-256
 -- is kept here. A browser known to an account is held only by its own wrong passwords, so a
 -- stranger guessing from elsewhere cannot lock the desk out. Rows unused for
