@@ -193,7 +193,7 @@ test('kill -9 right after COMMIT of the event page form: sending the same form a
 	const { res, code } = await killAfterCommit(ev.id, p,
 		() => b.post(`/events/${ev.id}/register`, form).catch((e) => ({ status: 0, error: e })));
 	assert.ok(res.status === 0 || res.status >= 500, `the browser saw an error page, not ${res.status}`);
-	// the browser sends the same form again (reload of the error page, or back and submit)
+	// the browser sends the same form again (its reload of the error page resends the POST)
 	const again = await b.post(`/events/${ev.id}/register`, form);
 	assert.equal(again.status, 303, again.body.slice(0, 300));
 	assert.equal(again.headers.location, `/r/${code}?new=1`);
