@@ -175,6 +175,20 @@ void app_free(app *ap)
 	free(ap);
 }
 
+/* JSON APIs take JSON bodies only (docs/api.md): a state-changing request
+ * with a body of any other type (text/plain, a form, none given) on a core
+ * API route is answered 415 before the gate and the handler run. A cross-site
+ * page can send text/plain or a form without a CORS preflight, so this keeps
+ * other sites from making their visitors' browsers call the API. Requests
+ * without a body (publish, a DELETE) need no type. 1 when refused. */
+static int app_json_only(req *r)
+{
+	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD") || r->body_len == 0 || req_is_json(r))
+		return 0;
+	resp_error(r, 415, "json_required", "请以 JSON 格式提交（Content-Type: application/json）。", NULL);
+	return 1;
+}
+
 void app_core_dispatch(req *r)
 {
 	const rt_route *route;
@@ -190,8 +204,11 @@ void app_core_dispatch(req *r)
 		resp_error(r, 405, NULL, NULL, NULL);
 		return;
 	}
-	if (route->flags & RT_API)
+	if (route->flags & RT_API) {
 		r->is_api = 1;
+		if (app_json_only(r))
+			return;
+	}
 	/* authentication, roles and CSRF are the host's job, never the handler's */
 	if (route->roles && auth_gate(r, route->roles) != 0)
 		return;

@@ -699,6 +699,65 @@ void auth_session_cookie(req *r, const char *token)
 	sodium_memzero(hdr, strlen(hdr));   /* the header buffer keeps its own copy */
 }
 
+/* --- known devices */
+
+/* The SHA-256 of the request's device cookie: 0, or -1 without a
+ * well-formed one. */
+static int auth_device_hash(req *r, unsigned char h[crypto_hash_sha256_BYTES])
+{
+	unsigned char raw[AUTH_RAW];
+	if (auth_unb64(req_cookie(r, AUTH_DEVICE_COOKIE), raw) != 0)
+		return -1;
+	crypto_hash_sha256(h, raw, sizeof raw);
+	sodium_memzero(raw, sizeof raw);
+	return 0;
+}
+
+int auth_device_known(req *r, long long user_id)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	if (!user_id || auth_device_hash(r, h) != 0)
+		return 0;
+	db_res *res = NULL;
+	int rc = db_q(r->db, r->a, &res,
+	              "SELECT 1 FROM login_devices WHERE user_id = ? AND device_hash = ?"
+	              " AND last_login_at > NOW() - INTERVAL ? DAY",
+	              DB_INT(user_id), DB_TEXTN((const char *)h, sizeof h), DB_INT(r->cf->login_device_days));
+	return rc != DB_OK ? rc : res->nrows > 0;
+}
+
+int auth_device_remember(req *r, long long user_id, char cookie[AUTH_TOKEN_BUF])
+{
+	unsigned char h[crypto_hash_sha256_BYTES], raw[AUTH_RAW];
+	if (!cookie[0] && auth_device_hash(r, h) != 0) {
+		randombytes_buf(raw, sizeof raw);
+		auth_b64(raw, cookie);
+	}
+	if (cookie[0]) {
+		if (auth_unb64(cookie, raw) != 0)
+			return DB_EFAIL;
+		crypto_hash_sha256(h, raw, sizeof raw);
+		sodium_memzero(raw, sizeof raw);
+	}
+	int rc = db_q(r->db, r->a, NULL, "DELETE FROM login_devices WHERE user_id = ? AND last_login_at <= NOW() - INTERVAL ? DAY",
+	              DB_INT(user_id), DB_INT(r->cf->login_device_days));
+	if (rc != DB_OK)
+		return rc;
+	return db_q(r->db, r->a, NULL,
+	            "INSERT INTO login_devices (user_id, device_hash) VALUES (?, ?)"
+	            " ON DUPLICATE KEY UPDATE last_login_at = NOW()",
+	            DB_INT(user_id), DB_TEXTN((const char *)h, sizeof h));
+}
+
+void auth_device_cookie(req *r, const char *cookie)
+{
+	if (!cookie || !cookie[0])
+		return;
+	resp_header(r, "Set-Cookie",
+	            ar_printf(r->a, "%s=%s; Path=/login; Max-Age=%lld; HttpOnly; SameSite=Lax%s", AUTH_DEVICE_COOKIE, cookie,
+	                      (long long)r->cf->login_device_days * 86400, r->https ? "; Secure" : ""));
+}
+
 int auth_session_end(req *r)
 {
 	auth_user *u = auth_identify(r);
@@ -779,7 +838,11 @@ int auth_user_set_password(db *d, arena *a, long long id, const char *pwhash, lo
 	                          " must_change_password = 0 WHERE id = ?", DB_TEXT(pwhash), DB_INT(id));
 	if (rc != DB_OK)
 		return rc;
-	return db_q(d, a, NULL, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", DB_INT(id), DB_INT(keep_session));
+	if ((rc = db_q(d, a, NULL, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", DB_INT(id), DB_INT(keep_session))) !=
+	    DB_OK)
+		return rc;
+	/* a new password: no browser keeps the trust an old one earned */
+	return db_q(d, a, NULL, "DELETE FROM login_devices WHERE user_id = ?", DB_INT(id));
 }
 
 int auth_user_must_change(db *d, arena *a, long long id, int on)

@@ -166,6 +166,23 @@ int auth_session_end(req *r);
 /* Tell the browser to drop the session cookie. */
 void auth_cookie_clear(req *r);
 
+/* --- known devices: the login limits trust a browser this account signed in
+ * on before (docs/accounts.md "Wrong passwords"). Signing in gives the
+ * browser the cookie portal_device (32 random bytes, HttpOnly, Path=/login,
+ * kept login_device_days); login_devices keeps its SHA-256 per user. */
+#define AUTH_DEVICE_COOKIE "portal_device"
+/* 1 when the request's device cookie is one user_id signed in on within
+ * login_device_days, 0 when not (or there is none), or a db_status. */
+int auth_device_known(req *r, long long user_id);
+/* Inside the login transaction: remember the request's browser as a device
+ * of user_id (the cookie it has, or a new one whose value goes to cookie;
+ * cookie stays "" when the browser keeps its own). Forgets the user's devices
+ * unused for login_device_days. Safe to rerun (cookie is reused once made).
+ * 0 or a db_status. */
+int auth_device_remember(req *r, long long user_id, char cookie[AUTH_TOKEN_BUF]);
+/* Send the device cookie made by auth_device_remember (nothing when ""). */
+void auth_device_cookie(req *r, const char *cookie);
+
 /* --- account records, shared by the admin pages and the command line. All
  * return 0 (DB_OK) or a db_status (DB_EDUP for a taken username); they do not
  * audit: the caller does, in the same transaction. */

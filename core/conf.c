@@ -104,9 +104,13 @@ static const struct conf_key conf_keys[] = {
 	K(login_window_minutes, CT_INT, "15", 1, 1440, 0, "accounts",
 	  "Window over which wrong passwords are counted, in minutes (shared by all workers, kept in the database)."),
 	K(login_max_failures, CT_INT, "10", 1, 1000, 0, "accounts",
-	  "Wrong passwords for one account within the window; past them every login to it gets 429 until the window moves on."),
+	  "Wrong passwords for one account from one client within the window: one address, or one browser the account signed in on before. Past them that client gets 429 for the account, the right password too, until the window moves on; other clients are not held (docs/accounts.md)."),
 	K(login_max_failures_addr, CT_INT, "30", 1, 100000, 0, "accounts",
 	  "Wrong passwords from one client address within the window, any account. Higher than the per-account limit because an office's staff often share one public address."),
+	K(login_max_failures_account, CT_INT, "30", 1, 100000, 0, "accounts",
+	  "Wrong passwords for one account within the window from all the clients it does not know, together (many addresses at once). Past them only browsers the account signed in on within login_device_days may try it."),
+	K(login_device_days, CT_INT, "90", 1, 3650, 0, "accounts",
+	  "Days a browser stays known to an account after signing in on it (the portal_device cookie): such a browser is never held by other clients' wrong passwords."),
 };
 #define NKEYS (sizeof conf_keys / sizeof conf_keys[0])
 

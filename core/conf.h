@@ -62,8 +62,10 @@ typedef struct conf {
 	int session_idle_minutes;
 	int session_max_hours;
 	int login_window_minutes;
-	int login_max_failures;      /* per account */
+	int login_max_failures;      /* per account from one client (address, or known device) */
 	int login_max_failures_addr; /* per client address */
+	int login_max_failures_account; /* per account from clients it does not know */
+	int login_device_days;       /* a browser stays known this long after a login */
 } conf;
 
 /* Fill c with every default. */

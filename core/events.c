@@ -12,6 +12,7 @@
 #include "plugin_form.h"
 #include "utf8.h"
 #include "valid.h"
+#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@ static const struct {
 	"请勾选同意", "活动",
 };
 
+/* How a resident who already registered finds the code again. Only what the
+ * portal really does: no SMS is promised (the shipped sender writes to the
+ * log); desk staff find a registration by the phone's last digits. */
+#define EV_M_DUPLICATE_PHONE \
+	"这个手机号已经报过名了，不用再报。报名码在报名成功的页面上；忘了报名码也没关系：" \
+	"活动当天在签到处报手机号就能签到，要查看或取消报名，请带上手机到社区服务窗口。"
+
 const char *ev_rc_code(int rc)
 {
 	switch (rc) {
@@ -40,6 +48,7 @@ const char *ev_rc_code(int rc)
 	case EV_FULL_NO_WAITLIST: return "full";
 	case EV_STATE: return "conflict";
 	case EV_DUPLICATE_KEY: return "duplicate";
+	case EV_KEY_REUSED: return "idempotency_key_reused";
 	default: return "internal";
 	}
 }
@@ -50,11 +59,12 @@ const char *ev_rc_message(int rc)
 	case EV_OK: return "成功";
 	case EV_NOT_FOUND: return "没有找到，请核对报名码和手机号";
 	case EV_INVALID: return "填写的内容有误，请检查";
-	case EV_DUPLICATE_PHONE: return "这个手机号已经报过名了";
+	case EV_DUPLICATE_PHONE: return EV_M_DUPLICATE_PHONE;
 	case EV_CLOSED: return "报名未开放或已截止";
 	case EV_FULL_NO_WAITLIST: return "名额已满";
 	case EV_STATE: return "当前状态下不能这样操作";
 	case EV_DUPLICATE_KEY: return "已经报过名了";
+	case EV_KEY_REUSED: return "这个 Idempotency-Key 已经用于另一份内容不同的报名。新的报名请换一个新的 key。";
 	default: return "系统暂时出了问题，请稍后再试";
 	}
 }
@@ -774,6 +784,7 @@ int ev_duplicate(req *r, long long id, int shift_days, long long *new_id)
 
 /* The alphabet has exactly 32 letters, so the low 5 bits of a random byte pick
  * one uniformly: one getrandom() for the whole code instead of one a letter. */
+#define EV_FP_LEN crypto_hash_sha256_BYTES
 _Static_assert(sizeof EV_CODE_ALPHABET - 1 == 32, "EV_CODE_ALPHABET must have 32 letters");
 
 static void ev_new_code(char code[EV_CODE_LEN + 1])
@@ -789,6 +800,9 @@ static void ev_new_code(char code[EV_CODE_LEN + 1])
 /* Internal: the event changed since the worker read it (evcache.h); read it
  * again and start over. Never returned by ev_register. */
 #define EV_STALE (-1)
+/* Internal: the INSERT met the submission's idempotency key already stored
+ * (ev_key_replay decides what to answer). Never returned by ev_register. */
+#define EV_KEY_TAKEN (-2)
 
 struct ev_reg_ctx {
 	req *r;
@@ -799,6 +813,8 @@ struct ev_reg_ctx {
 	ev_reg_result *out;
 	int rc;
 	const evk_set *keys;
+	const char *idem_key;      /* the client's or a server-made key */
+	const unsigned char *idem_hash; /* ev_fingerprint, 32 bytes */
 };
 
 /* Registration is open now: published, inside the registration window and
@@ -877,11 +893,13 @@ static int ev_register_tx(db *d, void *vp)
 		db_res *ins = NULL;
 		rc = db_q(d, a, &ins,
 		          "INSERT INTO registrations (event_id, slot_id, code, name, phone, status, waitlist_position, answers,"
-		          " consent, on_behalf_of, registered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		          " consent, on_behalf_of, registered_by, idempotency_key, idempotency_hash)"
+		          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		          DB_INT(c->event_id), c->slot_id ? DB_INT(c->slot_id) : DB_NULL, DB_TEXT(c->out->code),
 		          DB_TEXT(c->name), DB_TEXT(c->phone), DB_TEXT(seat ? "confirmed" : "waitlisted"),
 		          pos ? DB_INT(pos) : DB_NULL, DB_TEXT(c->answers), DB_INT(c->consent), DB_TEXT(c->on_behalf_of),
-		          c->registered_by ? DB_INT(c->registered_by) : DB_NULL);
+		          c->registered_by ? DB_INT(c->registered_by) : DB_NULL, DB_TEXT(c->idem_key),
+		          DB_TEXTN((const char *)c->idem_hash, EV_FP_LEN));
 		if (rc == DB_OK) {
 			reg_id = (long long)ins->insert_id;
 			break;
@@ -891,6 +909,10 @@ static int ev_register_tx(db *d, void *vp)
 		if (strstr(db_errmsg(d), "registrations_phone")) {
 			/* a cancelled registration no longer holds its phone (0006) */
 			c->rc = EV_DUPLICATE_PHONE;
+			return 1;
+		}
+		if (strstr(db_errmsg(d), "registrations_idempotency")) {
+			c->rc = EV_KEY_TAKEN;   /* a retry of a saved submission, or a reused key */
 			return 1;
 		}
 		if (tries >= 8)
@@ -983,7 +1005,7 @@ static int ev_hook_validate(req *r, json_t *payload, json_t *fields, json_t *cod
 /* One attempt of ev_register against the event as read now or a moment ago
  * (fresh: read now); EV_STALE when it changed meanwhile. */
 static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, long long registered_by,
-                            ev_reg_result *out, int fresh)
+                            ev_reg_result *out, int fresh, const char *idem_key, const unsigned char *fp)
 {
 	memset(out, 0, sizeof *out);
 	/* the event must be visible before input errors are worth reporting */
@@ -1079,7 +1101,7 @@ static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, 
 	const char *kind = ev.kind;
 	struct ev_reg_ctx c = {r, &ev, event_id, in->slot_id, registered_by, vn.s, vp.s,
 	                       answers ? ar_strdup(r->a, answers) : NULL, vr.present ? vr.s : NULL, in->consent, out,
-	                       EV_OK, &keys};
+	                       EV_OK, &keys, idem_key, fp};
 	free(answers);
 	int rc = db_tx(r->db, ev_register_tx, &c);
 	if (rc == 0) {
@@ -1096,16 +1118,163 @@ static int ev_register_once(req *r, long long event_id, const ev_reg_input *in, 
 	return EV_DB;
 }
 
+/* ---------------------------------------------------------------- idempotency */
+
+/* 1 when k is a usable idempotency key: EV_IDEM_KEY_MIN..MAX characters of
+ * [A-Za-z0-9_-] (a UUID, or 16+ random base64url characters). */
+int ev_idem_key_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n < EV_IDEM_KEY_MIN || n > EV_IDEM_KEY_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)k[i]) && (unsigned char)k[i] < 0x80) && k[i] != '-' && k[i] != '_')
+			return 0;
+	return 1;
+}
+
+const char *ev_idem_key_new(arena *a)
+{
+	enum { RAW = 16, LEN = sodium_base64_ENCODED_LEN(RAW, sodium_base64_VARIANT_URLSAFE_NO_PADDING) };
+	unsigned char raw[RAW];
+	char *k = ar_alloc(a, LEN);
+	randombytes_buf(raw, sizeof raw);
+	return sodium_bin2base64(k, LEN, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* One length-prefixed item of a fingerprint (no two submissions hash alike
+ * by shifting bytes between items). */
+static void ev_fp_add(crypto_hash_sha256_state *st, const char *tag, const char *v, size_t n)
+{
+	unsigned char len[9];
+	len[0] = (unsigned char)tag[0];
+	for (int i = 0; i < 8; i++)
+		len[1 + i] = (unsigned char)((unsigned long long)n >> (8 * i));
+	crypto_hash_sha256_update(st, len, sizeof len);
+	if (n)
+		crypto_hash_sha256_update(st, (const unsigned char *)v, n);
+}
+
+static void ev_fp_str(crypto_hash_sha256_state *st, const char *tag, const char *v)
+{
+	ev_fp_add(st, tag, v ? v : "", v ? strlen(v) + 1 : 0);   /* NULL differs from "" */
+}
+
+static int ev_fp_field_cmp(const void *x, const void *y)
+{
+	const form_field *a = *(const form_field *const *)x, *b = *(const form_field *const *)y;
+	int c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	size_t n = a->vlen < b->vlen ? a->vlen : b->vlen;
+	c = memcmp(a->value, b->value, n);
+	return c ? c : (a->vlen > b->vlen) - (a->vlen < b->vlen);
+}
+
+/* The fingerprint of a submission: SHA-256 over the key, the event, who
+ * registers (staff id or 0) and the content as the client sent it: the JSON
+ * fields (answers with sorted keys), or every field of a page's form except
+ * its csrf token and the key itself (sorted, so field order never matters).
+ * Two retries of one submission give the same bytes; a changed name, phone,
+ * slot or answer does not. */
+static void ev_fingerprint(arena *a, long long event_id, const ev_reg_input *in, long long by, const char *key,
+                           unsigned char out[EV_FP_LEN])
+{
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	ev_fp_str(&st, "k", key);
+	ev_fp_str(&st, "e", ar_printf(a, "%lld", event_id));
+	ev_fp_str(&st, "b", ar_printf(a, "%lld", by));
+	if (in->form_in) {
+		size_t n = 0, i = 0;
+		for (const form_field *f = in->form_in->head; f; f = f->next)
+			n++;
+		const form_field **v = ar_alloc(a, (n ? n : 1) * sizeof *v);
+		for (const form_field *f = in->form_in->head; f; f = f->next)
+			if (strcmp(f->name, "csrf") != 0 && strcmp(f->name, "idempotency_key") != 0)
+				v[i++] = f;
+		qsort(v, i, sizeof *v, ev_fp_field_cmp);
+		for (size_t j = 0; j < i; j++) {
+			ev_fp_str(&st, "f", v[j]->name);
+			ev_fp_add(&st, "v", v[j]->value, v[j]->vlen);
+		}
+	} else {
+		ev_fp_str(&st, "n", in->name);
+		ev_fp_str(&st, "p", in->phone);
+		ev_fp_str(&st, "o", in->on_behalf_of);
+		ev_fp_str(&st, "s", ar_printf(a, "%lld", in->slot_id));
+		ev_fp_str(&st, "c", in->consent ? "1" : "0");
+		char *ans = in->answers ? json_dumps(in->answers, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		ev_fp_str(&st, "a", ans);
+		free(ans);
+	}
+	crypto_hash_sha256_final(&st, out);
+}
+
+/* The registration of event_id that key made, if any: 1 with out filled
+ * (code, status, position) when its fingerprint is fp, 2 when the key made
+ * it from other content, 0 when the key holds nothing, or a db_status. */
+static int ev_key_replay(req *r, long long event_id, const char *key, const unsigned char *fp, ev_reg_result *out)
+{
+	db_res *res = NULL;
+	int rc = db_q(r->db, r->a, &res,
+	              "SELECT code, status, waitlist_position, idempotency_hash FROM registrations"
+	              " WHERE event_id = ? AND idempotency_key = ?",
+	              DB_INT(event_id), DB_TEXT(key));
+	if (rc != DB_OK)
+		return rc;
+	if (res->nrows == 0)
+		return 0;
+	const char *h = db_cell(res, 0, "idempotency_hash");
+	if (!h || res->lens[0][3] != EV_FP_LEN || sodium_memcmp(h, fp, EV_FP_LEN) != 0)
+		return 2;
+	snprintf(out->code, sizeof out->code, "%s", db_cell(res, 0, "code"));
+	const char *st = db_cell(res, 0, "status");
+	out->status = !strcmp(st, "confirmed") ? "confirmed" : !strcmp(st, "waitlisted") ? "waitlisted"
+	            : !strcmp(st, "cancelled") ? "cancelled" : "no_show";
+	out->position = !strcmp(st, "waitlisted") ? db_cell_int(res, 0, "waitlist_position") : 0;
+	out->replayed = 1;
+	return 1;
+}
+
 int ev_register(req *r, long long event_id, const ev_reg_input *in, long long registered_by, ev_reg_result *out)
 {
+	const char *key = in->idempotency_key;
+	if (key && !ev_idem_key_ok(key)) {
+		memset(out, 0, sizeof *out);
+		out->fields = json_pack("{s:s}", "idempotency_key", "Idempotency-Key 应为16到64个字母、数字、- 或 _（例如一个 UUID）");
+		out->field_codes = json_pack("{s:s}", "idempotency_key", "invalid_key");
+		return EV_INVALID;
+	}
+	if (!key)
+		key = ev_idem_key_new(r->a);   /* the server's own: db_tx's rerun after a lost COMMIT finds its row */
+	unsigned char fp[EV_FP_LEN];
+	ev_fingerprint(r->a, event_id, in, registered_by, key, fp);
 	/* a staff change between reading the event and taking the seat: read it
 	 * again and validate again (twice in a row is already unlikely) */
 	int rc = EV_STALE;
 	for (int attempt = 0; rc == EV_STALE && attempt < 3; attempt++)
-		rc = ev_register_once(r, event_id, in, registered_by, out, attempt > 0);
+		rc = ev_register_once(r, event_id, in, registered_by, out, attempt > 0, key, fp);
 	if (rc == EV_STALE) {
 		log_err("registration failed", "event=%lld error=\"the event kept changing\"", event_id);
 		return EV_DB;
+	}
+	/* refused: is it a retry of a submission this key already saved? (a
+	 * client's key on any refusal, since the event may have filled up or
+	 * closed since; the server's own only where its rerun can meet itself) */
+	if (rc != EV_OK && (in->idempotency_key || rc == EV_DUPLICATE_PHONE || rc == EV_KEY_TAKEN)) {
+		ev_reg_result prev = {0};
+		int k = ev_key_replay(r, event_id, key, fp, &prev);
+		if (k == 1 || k == 2) {
+			json_decref(out->fields);
+			json_decref(out->field_codes);
+			*out = prev;
+			return k == 1 ? EV_OK : EV_KEY_REUSED;
+		}
+		if (k < 0)
+			log_err("registration key lookup failed", "event=%lld error=\"%s\"", event_id, db_errmsg(r->db));
+		if (rc == EV_KEY_TAKEN)
+			return EV_DB;       /* the key's row was there a moment ago */
 	}
 	return rc;
 }
@@ -1531,7 +1700,7 @@ long long ev_anonymise(db *d, arena *a)
 		db_res *u = NULL;
 		if ((rc = db_q(d, a, &u,
 		               "UPDATE registrations SET name = '已匿名', phone = CONCAT('anon-', id), answers = NULL,"
-		               " on_behalf_of = NULL WHERE event_id = ?",
+		               " on_behalf_of = NULL, idempotency_key = NULL, idempotency_hash = NULL WHERE event_id = ?",
 		               DB_INT(id))) != DB_OK)
 			return rc;
 		if ((rc = db_q(d, a, NULL, "UPDATE events SET anonymised_at = NOW() WHERE id = ?", DB_INT(id))) != DB_OK)

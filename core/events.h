@@ -73,6 +73,7 @@ enum ev_rc {
 	EV_STATE,              /* not allowed in this state (publish a cancelled event,
 	                        * cancel a cancelled registration, check in a waitlisted one) */
 	EV_DUPLICATE_KEY,      /* a plugin's registration key is taken (ev_reg_result.message) */
+	EV_KEY_REUSED,         /* the idempotency key holds a registration made from other content */
 	EV_DB                  /* database failure (logged) */
 };
 /* Stable code for API errors ("not_found", "invalid", "duplicate_phone",
@@ -146,7 +147,11 @@ typedef struct ev_reg_input {
 	int consent;               /* 1 when the consent box was ticked */
 	const char *on_behalf_of;  /* relation when a family member registers someone, or NULL */
 	const form *form_in;       /* browser: the parsed form for pform_validate (answers NULL) */
+	const char *idempotency_key; /* the client's key for this submission (API header, page
+	                            * field) or NULL; EV_IDEM_KEY_MIN..MAX of [A-Za-z0-9_-] */
 } ev_reg_input;
+#define EV_IDEM_KEY_MIN 16
+#define EV_IDEM_KEY_MAX 64
 
 typedef struct ev_reg_result {
 	char code[EV_CODE_LEN + 1];
@@ -155,19 +160,38 @@ typedef struct ev_reg_result {
 	json_t *fields;            /* EV_INVALID: field -> zh-CN message (caller owns) */
 	json_t *field_codes;       /* EV_INVALID: field -> stable code (caller owns) */
 	const char *message;       /* EV_DUPLICATE_KEY: the plugin's zh-CN message (arena) */
+	int replayed;              /* EV_OK for a retry: the registration its key made before
+	                            * (code, status and position as they stand now) */
 } ev_reg_result;
 
 /* Register for published event event_id. registered_by: the staff user id
  * registering a walk-in or caller, 0 for a resident. Validates name
  * (1..EV_NAME_MAX characters), phone (Chinese mobile), slot (must belong to
  * the event), answers against the kind's form, consent. One transaction:
- * insert (UNIQUE phone), take a seat or a waitlist position, store the
- * plugins' registration keys (ev_keys.h), queue the confirmation message.
- * Returns EV_OK, EV_INVALID, EV_NOT_FOUND, EV_CLOSED, EV_DUPLICATE_PHONE,
- * EV_DUPLICATE_KEY, EV_FULL_NO_WAITLIST or EV_DB (also when a plugin's
- * registration.validate or registration.keys hook failed). */
+ * insert (UNIQUE phone, UNIQUE idempotency key), take a seat or a waitlist
+ * position, store the plugins' registration keys (ev_keys.h), queue the
+ * confirmation message.
+ * Idempotency: the INSERT stores in->idempotency_key (or, without one, a
+ * random key of the server's own) and a fingerprint of the submission. A
+ * submission that is refused for any reason while its key already holds a
+ * registration of this event gets that registration instead: EV_OK with
+ * out->replayed = 1 when the content is the same, EV_KEY_REUSED when it is
+ * not. So a client that lost the answer to a saved registration (worker
+ * killed, connection dropped) and retries with its key gets the original
+ * code, and so does db_tx's own rerun after a COMMIT whose outcome was lost.
+ * Nothing is looked up on the way to a new registration.
+ * Returns EV_OK, EV_INVALID (also for a malformed key: field
+ * "idempotency_key"), EV_NOT_FOUND, EV_CLOSED, EV_DUPLICATE_PHONE,
+ * EV_DUPLICATE_KEY, EV_FULL_NO_WAITLIST, EV_KEY_REUSED or EV_DB (also when a
+ * plugin's registration.validate or registration.keys hook failed). */
 int ev_register(req *r, long long event_id, const ev_reg_input *in, long long registered_by,
                 ev_reg_result *out);
+/* 1 when k is a well-formed idempotency key (EV_IDEM_KEY_MIN..MAX of
+ * [A-Za-z0-9_-]). */
+int ev_idem_key_ok(const char *k);
+/* A fresh random key (22 base64url characters, arena): the event pages put
+ * one in their forms, once per page load. */
+const char *ev_idem_key_new(arena *a);
 /* A registration by code and phone (self-service; phone masked), or by code
  * alone when phone is NULL (staff; phone full). NULL when not found or not
  * matching. */

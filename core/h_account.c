@@ -3,11 +3,14 @@
  *
  * Login: the form carries the double-submit token of the portal_csrf cookie
  * (no session exists yet, and a forged login must not sign a victim in as
- * someone else). Wrong passwords are counted per account and per client
- * address in MariaDB (ratelimit.c); once either count reached its limit within
- * login_window_minutes, every attempt gets 429, the right password too. An
- * unknown username costs the same argon2id work as a known one, and gets the
- * same answer. */
+ * someone else). Wrong passwords are counted in MariaDB (ratelimit.c), in
+ * combinations that hold a guesser without letting a stranger lock the desk
+ * out (docs/accounts.md "Wrong passwords"): per account and client (address,
+ * or a browser the account signed in on before), per address, and per account
+ * from all unknown clients together. Once a count that applies reached its
+ * limit within login_window_minutes, the attempt gets 429, the right password
+ * too. An unknown username costs the same argon2id work as a known one, and
+ * gets the same answer. */
 #include "audit.h"
 #include "auth.h"
 #include "handlers.h"
@@ -29,6 +32,9 @@ static const char acc_dummy_hash[] =
  * so their printf formats stay checked. */
 #define ACC_FMT_BAD_LOGIN_LEFT "用户名或密码不正确。再错%d次，将暂停登录%d分钟。"
 #define ACC_FMT_BLOCKED "登录失败次数过多，请%d分钟后再试。"
+#define ACC_FMT_BLOCKED_ACCOUNT \
+	"这个账号最近有很多次错误的登录尝试。为了安全，%d分钟内只能在以前登录过这个账号的电脑或手机上登录；" \
+	"请换用您平常登录的设备，或稍后再试。"
 static const char *const acc_msg[] = {
 #define M_LOGIN_CSRF 0
 	"登录页面已过期，请重新输入用户名和密码。",
@@ -153,6 +159,7 @@ struct acc_login_tx {
 	const char *username;
 	char token[AUTH_TOKEN_BUF];
 	long long session_id;
+	char device[AUTH_TOKEN_BUF];   /* a new device cookie, or "" */
 };
 
 static int acc_login_tx(db *d, void *ctx)
@@ -160,6 +167,8 @@ static int acc_login_tx(db *d, void *ctx)
 	struct acc_login_tx *t = ctx;
 	req *r = t->r;
 	int rc = auth_session_insert(r, t->user_id, t->token, &t->session_id);
+	if (rc == DB_OK)
+		rc = auth_device_remember(r, t->user_id, t->device);
 	if (rc == DB_OK)
 		rc = db_q(d, r->a, NULL, "UPDATE users SET last_login_at = NOW() WHERE id = ?", DB_INT(t->user_id));
 	if (rc == DB_OK) {
@@ -170,47 +179,106 @@ static int acc_login_tx(db *d, void *ctx)
 	return rc;
 }
 
-/* An anonymous entry about a login attempt on username. */
-static void acc_audit_attempt(req *r, const char *action, const char *username, long long user_id, const char *why)
+/* An anonymous entry about a login attempt on username; limit: the name of
+ * the limit that held it, or NULL. */
+static void acc_audit_attempt(req *r, const char *action, const char *username, long long user_id, const char *why,
+                              const char *limit)
 {
 	audit_actor who = {0, 0, "", r->remote_addr};
 	audit_write(r->db, r->a, &who, action, "user", user_id ? ar_printf(r->a, "%lld", user_id) : "",
-	            json_pack("{s:s, s:s}", "username", username, "reason", why));
+	            json_pack("{s:s, s:s, s:s*}", "username", username, "reason", why, "limit", limit));
 }
 
-/* The buckets of the login limits: per account and per client address. */
-static void acc_buckets(req *r, const char *username, const char **ub, const char **ab)
-{
-	*ub = ar_printf(r->a, "login:user:%.150s", username);
-	*ab = ar_printf(r->a, "login:addr:%.45s", r->remote_addr ? r->remote_addr : "");
-}
+/* The counters one attempt on an account is held by. */
+enum { ACC_CLIENT, ACC_ADDR, ACC_ACCOUNT, ACC_NLIMITS };
+typedef struct acc_limits {
+	const char *bucket[ACC_NLIMITS];  /* NULL: does not apply */
+	int limit[ACC_NLIMITS];
+} acc_limits;
+static const char *const acc_limit_names[ACC_NLIMITS] = {"client", "address", "account"};
 
-/* 0 when neither bucket reached its limit, 1 when one did, -1 on a database error. */
-static int acc_blocked(req *r, const char *ub, const char *ab)
+/* The limits of an attempt on username (user_id 0 when unknown):
+ * - from a browser the account signed in on before (auth_device_known):
+ *   only that browser's own count for the account, login_max_failures;
+ * - from anywhere else: the count of this address for the account
+ *   (login_max_failures), of this address for all accounts
+ *   (login_max_failures_addr), and of all unknown clients for the account
+ *   (login_max_failures_account).
+ * So wrong passwords from elsewhere never hold the desk's browser, one
+ * address never holds another, and a guesser spread over many addresses is
+ * still held per account. 0, or -1 on a database error. */
+static int acc_limits_for(req *r, const char *username, long long user_id, acc_limits *l)
 {
-	int nu = 0, na = 0, window = r->cf->login_window_minutes * 60;
-	if (rl_count(r->db, r->a, ub, window, &nu) != DB_OK || rl_count(r->db, r->a, ab, window, &na) != DB_OK)
+	memset(l, 0, sizeof *l);
+	const char *addr = r->remote_addr ? r->remote_addr : "";
+	int known = auth_device_known(r, user_id);
+	if (known < 0)
 		return -1;
-	return nu >= r->cf->login_max_failures || na >= r->cf->login_max_failures_addr;
+	if (known) {
+		unsigned char h[crypto_hash_sha256_BYTES];
+		char hex[17];
+		const char *c = req_cookie(r, AUTH_DEVICE_COOKIE);
+		crypto_hash_sha256(h, (const unsigned char *)c, strlen(c));
+		sodium_bin2hex(hex, sizeof hex, h, 8);
+		l->bucket[ACC_CLIENT] = ar_printf(r->a, "login:dev:%s:%.64s", hex, username);
+		l->limit[ACC_CLIENT] = r->cf->login_max_failures;
+		return 0;
+	}
+	l->bucket[ACC_CLIENT] = ar_printf(r->a, "login:pair:%.45s:%.64s", addr, username);
+	l->limit[ACC_CLIENT] = r->cf->login_max_failures;
+	l->bucket[ACC_ADDR] = ar_printf(r->a, "login:addr:%.45s", addr);
+	l->limit[ACC_ADDR] = r->cf->login_max_failures_addr;
+	l->bucket[ACC_ACCOUNT] = ar_printf(r->a, "login:user:%.64s", username);
+	l->limit[ACC_ACCOUNT] = r->cf->login_max_failures_account;
+	return 0;
 }
 
-/* Count a wrong password; returns the attempts left before the limit (<= 0: none). */
-static int acc_count_failure(req *r, const char *ub, const char *ab)
+/* The first limit of l already reached (ACC_CLIENT...), -1 when none, -2 on a
+ * database error. */
+static int acc_blocked(req *r, const acc_limits *l)
 {
-	int nu = 0, na = 0, window = r->cf->login_window_minutes * 60;
-	rl_hit(r->db, r->a, ub, r->cf->login_max_failures, window, &nu);
-	rl_hit(r->db, r->a, ab, r->cf->login_max_failures_addr, window, &na);
-	int lu = r->cf->login_max_failures - nu, la = r->cf->login_max_failures_addr - na;
-	return lu < la ? lu : la;
+	int window = r->cf->login_window_minutes * 60;
+	for (int i = 0; i < ACC_NLIMITS; i++) {
+		int n = 0;
+		if (!l->bucket[i])
+			continue;
+		if (rl_count(r->db, r->a, l->bucket[i], window, &n) != DB_OK)
+			return -2;
+		if (n >= l->limit[i])
+			return i;
+	}
+	return -1;
 }
 
-static int acc_too_many(req *r, const char *username, const char *next)
+/* Count a wrong password in every counter of l; returns the attempts left
+ * before the first limit (<= 0: none). */
+static int acc_count_failure(req *r, const acc_limits *l)
+{
+	int window = r->cf->login_window_minutes * 60, left = INT32_MAX;
+	for (int i = 0; i < ACC_NLIMITS; i++) {
+		int n = 0;
+		if (!l->bucket[i])
+			continue;
+		rl_hit(r->db, r->a, l->bucket[i], l->limit[i], window, &n);
+		if (l->limit[i] - n < left)
+			left = l->limit[i] - n;
+	}
+	return left;
+}
+
+/* The message for an attempt held by limit which (acc_blocked). */
+static const char *acc_blocked_msg(req *r, int which)
+{
+	return ar_printf(r->a, which == ACC_ACCOUNT ? ACC_FMT_BLOCKED_ACCOUNT : ACC_FMT_BLOCKED,
+	                 r->cf->login_window_minutes);
+}
+
+static int acc_too_many(req *r, const char *username, const char *next, int which)
 {
 	char retry[16];
 	snprintf(retry, sizeof retry, "%d", r->cf->login_window_minutes * 60);
 	resp_header(r, "Retry-After", retry);
-	return acc_login_page(r, 429, username, next,
-	                      ar_printf(r->a, ACC_FMT_BLOCKED, r->cf->login_window_minutes), NULL);
+	return acc_login_page(r, 429, username, next, acc_blocked_msg(r, which), NULL);
 }
 
 int h_login(req *r)
@@ -229,38 +297,41 @@ int h_login(req *r)
 	else if (acc_db(r) != 0)
 		rc = acc_login_page(r, 503, username, next, acc_msg[M_DB], NULL);
 	else {
-		const char *ub, *ab;
-		acc_buckets(r, username, &ub, &ab);
-		int blocked = acc_blocked(r, ub, ab);
 		db_res *res = NULL;
-		if (blocked < 0 ||
-		    db_q(r->db, r->a, &res,
+		acc_limits lim;
+		int blocked = -2;
+		if (db_q(r->db, r->a, &res,
 		         "SELECT u.id, u.password_hash, u.disabled,"
 		         " (SELECT GROUP_CONCAT(role) FROM user_roles WHERE user_id = u.id) AS roles"
-		         " FROM users u WHERE u.username = ?", DB_TEXT(username)) != DB_OK) {
+		         " FROM users u WHERE u.username = ?", DB_TEXT(username)) == DB_OK &&
+		    acc_limits_for(r, username, res->nrows ? db_cell_int(res, 0, "id") : 0, &lim) == 0)
+			blocked = acc_blocked(r, &lim);
+		if (blocked == -2) {
 			log_err("login failed", "error=\"%s\"", db_errmsg(r->db));
 			rc = acc_login_page(r, 503, username, next, acc_msg[M_DB], NULL);
-		} else if (blocked) {
+		} else if (blocked >= 0) {
 			acc_audit_attempt(r, "login.blocked", username, res->nrows ? db_cell_int(res, 0, "id") : 0,
-			                  "too_many_failures");
-			rc = acc_too_many(r, username, next);
+			                  "too_many_failures", acc_limit_names[blocked]);
+			rc = acc_too_many(r, username, next, blocked);
 		} else {
 			long long uid = res->nrows ? db_cell_int(res, 0, "id") : 0;
 			const char *hash = uid ? db_cell(res, 0, "password_hash") : acc_dummy_hash;
 			int good = auth_password_verify(hash, pw) && uid;
 			if (!good) {
-				int left = acc_count_failure(r, ub, ab);
-				acc_audit_attempt(r, "login.failed", username, uid, uid ? "bad_password" : "unknown_user");
+				int left = acc_count_failure(r, &lim);
+				acc_audit_attempt(r, "login.failed", username, uid, uid ? "bad_password" : "unknown_user", NULL);
 				rc = left <= 3 && left > 0
 				         ? acc_login_page(r, 401, username, next,
 				                          ar_printf(r->a, ACC_FMT_BAD_LOGIN_LEFT, left,
 				                                    r->cf->login_window_minutes), NULL)
 				         : acc_login_page(r, 401, username, next, acc_msg[M_BAD_LOGIN], NULL);
 			} else if (db_cell_int(res, 0, "disabled")) {
-				acc_audit_attempt(r, "login.failed", username, uid, "disabled");
+				acc_audit_attempt(r, "login.failed", username, uid, "disabled", NULL);
 				rc = acc_login_page(r, 403, username, next, acc_msg[M_DISABLED], NULL);
 			} else {
-				rl_clear(r->db, r->a, ub);
+				/* this client's own slips are forgiven; the count of unknown
+				 * clients stays, or a guesser's budget would reset with it */
+				rl_clear(r->db, r->a, lim.bucket[ACC_CLIENT]);
 				if (crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
 				                                   crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
 					char nh[AUTH_PWHASH_BUF];
@@ -268,12 +339,13 @@ int h_login(req *r)
 						db_q(r->db, r->a, NULL, "UPDATE users SET password_hash = ? WHERE id = ?",
 						     DB_TEXT(nh), DB_INT(uid));
 				}
-				struct acc_login_tx t = {r, uid, username, "", 0};
+				struct acc_login_tx t = {r, uid, username, "", 0, ""};
 				if (db_tx(r->db, acc_login_tx, &t) != DB_OK) {
 					log_err("login failed", "error=\"%s\"", db_errmsg(r->db));
 					rc = acc_login_page(r, 503, username, next, acc_msg[M_DB], NULL);
 				} else {
 					auth_session_cookie(r, t.token);
+					auth_device_cookie(r, t.device);
 					unsigned roles = auth_roles_parse(db_cell(res, 0, "roles"), NULL);
 					rc = resp_redirect(r, 303, next ? next : auth_home(roles));
 				}
@@ -407,19 +479,18 @@ static int acc_password_check(req *r, const char *cur, const char *nw, const cha
 	if (json_object_size(e))
 		return 422;
 	/* the current password is guessed as a login is: same limits, same buckets */
-	const char *ub, *ab;
-	acc_buckets(r, u->username, &ub, &ab);
-	int blocked = acc_blocked(r, ub, ab);
+	acc_limits lim;
+	int blocked = acc_limits_for(r, u->username, u->id, &lim) == 0 ? acc_blocked(r, &lim) : -2;
 	db_res *res = NULL;
-	if (blocked < 0 || db_q(r->db, r->a, &res, "SELECT password_hash FROM users WHERE id = ?", DB_INT(u->id)) != DB_OK ||
+	if (blocked == -2 || db_q(r->db, r->a, &res, "SELECT password_hash FROM users WHERE id = ?", DB_INT(u->id)) != DB_OK ||
 	    res->nrows != 1)
 		return 503;
-	if (blocked) {
-		json_object_set_new(e, "current", json_string(ar_printf(r->a, ACC_FMT_BLOCKED, r->cf->login_window_minutes)));
+	if (blocked >= 0) {
+		json_object_set_new(e, "current", json_string(acc_blocked_msg(r, blocked)));
 		return 429;
 	}
 	if (!auth_password_verify(db_cell(res, 0, "password_hash"), cur)) {
-		acc_count_failure(r, ub, ab);
+		acc_count_failure(r, &lim);
 		json_object_set_new(e, "current", json_string(acc_msg[M_CUR_WRONG]));
 		return 422;
 	}

@@ -76,6 +76,7 @@ static int api_rc_status(int rc)
 	case EV_CLOSED: return 403;
 	case EV_FULL_NO_WAITLIST: return 409;
 	case EV_STATE: return 409;
+	case EV_KEY_REUSED: return 422;
 	default: return 500;
 	}
 }
@@ -144,6 +145,20 @@ int h_api_event(req *r)
 	return resp_json(r, 200, e);
 }
 
+/* The Idempotency-Key header (docs/api.md "Retries"), without the quotes of
+ * its structured-field form ("...") when it has them; NULL when absent or
+ * empty. ev_register checks its form. */
+static const char *api_idempotency_key(req *r)
+{
+	const char *k = r->idempotency_key;
+	if (!k || !*k)
+		return NULL;
+	size_t n = strlen(k);
+	if (n >= 2 && k[0] == '"' && k[n - 1] == '"')
+		return ar_strndup(r->a, k + 1, n - 2);
+	return k;
+}
+
 int h_api_event_register(req *r)
 {
 	long long id = api_id(r);
@@ -200,6 +215,7 @@ int h_api_event_register(req *r)
 		return api_fail(r, EV_INVALID, fields);
 	}
 	json_decref(fields);
+	in.idempotency_key = api_idempotency_key(r);
 	auth_user *u = auth_identify(r);
 	long long by = u && (u->roles & (ROLE_STAFF | ROLE_ADMIN)) ? u->id : 0;
 	ev_reg_result res;
@@ -214,6 +230,8 @@ int h_api_event_register(req *r)
 	json_t *out = json_pack("{s:s, s:s}", "code", res.code, "status", res.status);
 	if (res.position)
 		json_object_set_new(out, "position", json_integer(res.position));
+	if (res.replayed)   /* a retry of a saved submission: its answer again */
+		resp_header(r, "Idempotent-Replayed", "true");
 	return resp_json(r, 201, out);
 }
 

@@ -50,7 +50,9 @@ static const char *const EVP_M_LOOKUP_MISS = "没有查到这条报名。请核�
 static const char *const EVP_M_LOOKUP_LIMIT = "查询次数太多了，请过一会儿再试，或到社区服务窗口询问。";
 static const char *const EVP_M_REG_LIMIT = "报名提交太频繁了，请过一会儿再试，或到社区服务窗口报名。";
 static const char *const EVP_M_CANCELLED = "已取消报名。如需再报名，请回到活动页面重新填写。";
-static const char *const EVP_M_DUP = "这个手机号已经报过名了，不用再报。可以用报名码查询报名情况。";
+static const char *const EVP_M_DUP_FIELD = "这个手机号已经报过名了";
+static const char *const EVP_M_DUP_STAFF = "这个手机号已经报过名了，可以在下面的名单里按手机尾号找到它";
+static const char *const EVP_M_REPEAT = "这个页面之前已经提交过一次报名，内容和这次不同。如果是给另一个人报名，请核对后再点一次提交。";
 static const char *const EVP_M_CLOSED = "这个活动现在不能报名（还没开始报名、已截止或已取消）。";
 static const char *const EVP_M_FULL = "名额已满，这个活动不设候补。";
 static const char *const EVP_M_DB = "系统暂时忙，请稍后再试。";
@@ -109,6 +111,16 @@ static const char *evp_code(arena *a, const char *s)
 			return NULL;
 	}
 	return c;
+}
+
+/* The idempotency key a registration form carries (docs/api.md "Retries"):
+ * the one it was submitted with when the page is shown again after an error
+ * (so a resubmission is still the same submission), else a fresh one, once
+ * per page load. fresh: always a new one. */
+static const char *evp_idem_key(req *r, const form *input, int fresh)
+{
+	const char *k = input && !fresh ? form_get(input, "idempotency_key") : NULL;
+	return k && ev_idem_key_ok(k) ? k : ev_idem_key_new(r->a);
 }
 
 /* Public forms' CSRF token (double-submit, cookie for the whole site). */
@@ -408,8 +420,10 @@ int h_ev_ical(req *r)
 }
 
 /* The event page with its form: input (the submitted form or NULL), errors
- * (field -> message, or NULL), notice (a message above the form, or NULL). */
-static int evp_event_page(req *r, int status, json_t *ev, const form *input, json_t *errors, const char *notice)
+ * (field -> message, or NULL), notice (a message above the form, or NULL),
+ * new_key: the form gets a new idempotency key even when input has one. */
+static int evp_event_page(req *r, int status, json_t *ev, const form *input, json_t *errors, const char *notice,
+                          int new_key)
 {
 	evp_decorate(r->a, ev);
 	const pform *kf = ev_kind_form(r, evp_str(ev, "kind"));
@@ -447,8 +461,8 @@ static int evp_event_page(req *r, int status, json_t *ev, const form *input, jso
 		snprintf(idtxt, sizeof idtxt, "%lld", evp_int(s, "id"));
 		json_object_set_new(s, "selected", json_boolean(slot_sel && !strcmp(slot_sel, idtxt)));
 	}
-	json_t *data = json_pack("{s:s, s:O, s:o, s:s}", "title", evp_str(ev, "title"), "event", ev,
-	                         "fields", kfields, "csrf", evp_csrf_token(r));
+	json_t *data = json_pack("{s:s, s:O, s:o, s:s, s:s}", "title", evp_str(ev, "title"), "event", ev,
+	                         "fields", kfields, "csrf", evp_csrf_token(r), "idem_key", evp_idem_key(r, input, new_key));
 	json_object_set_new(data, "has_slots", json_boolean(json_array_size(json_object_get(ev, "slots")) > 0));
 	json_object_set_new(data, "core_consent",
 	                    json_boolean(!has_consent && json_is_true(json_object_get(ev, "consent_required"))));
@@ -483,7 +497,7 @@ int h_ev_page(req *r)
 	json_t *ev = id ? ev_get(r, id, 1) : NULL;
 	if (!ev)
 		return resp_error(r, 404, "not_found", EVP_M_NO_EVENT, NULL);
-	int rc = evp_event_page(r, 200, ev, NULL, NULL, NULL);
+	int rc = evp_event_page(r, 200, ev, NULL, NULL, NULL, 1);
 	json_decref(ev);
 	return rc;
 }
@@ -504,6 +518,9 @@ static int evp_register(req *r, long long id, long long registered_by, ev_reg_re
 	const char *behalf = form_get(&r->post, "on_behalf_of");
 	in.on_behalf_of = behalf && *behalf ? behalf : NULL;
 	in.form_in = &r->post;
+	/* the page's key; one that is not ours (edited by hand) counts as none */
+	const char *key = form_get(&r->post, "idempotency_key");
+	in.idempotency_key = key && ev_idem_key_ok(key) ? key : NULL;
 	memset(res, 0, sizeof *res);
 	return ev_register(r, id, &in, registered_by, res);
 }
@@ -536,7 +553,8 @@ int h_ev_register(req *r)
 	const char *notice = NULL;
 	switch (rc) {
 	case EV_INVALID: break;
-	case EV_DUPLICATE_PHONE: status = 409; notice = EVP_M_DUP; break;
+	case EV_DUPLICATE_PHONE: status = 409; notice = ev_rc_message(rc); break;
+	case EV_KEY_REUSED: status = 409; notice = EVP_M_REPEAT; break;
 	case EV_DUPLICATE_KEY: status = 409; notice = res.message; break;
 	case EV_CLOSED: status = 403; notice = EVP_M_CLOSED; break;
 	case EV_FULL_NO_WAITLIST: status = 409; notice = EVP_M_FULL; break;
@@ -545,9 +563,9 @@ int h_ev_register(req *r)
 	}
 	if (rc == EV_DUPLICATE_PHONE) {
 		json_decref(res.fields);
-		res.fields = json_pack("{s:s}", "phone", EVP_M_DUP);
+		res.fields = json_pack("{s:s}", "phone", EVP_M_DUP_FIELD);
 	}
-	rc = evp_event_page(r, status, ev, &r->post, res.fields, notice);
+	rc = evp_event_page(r, status, ev, &r->post, res.fields, notice, rc == EV_KEY_REUSED);
 	json_decref(ev);
 	json_decref(res.fields);
 	json_decref(res.field_codes);
@@ -1069,7 +1087,8 @@ static void evp_staff_rows(req *r, json_t *regs, const char *reveal)
 	}
 }
 
-static int evp_regs_page(req *r, int status, long long id, const char *reveal, json_t *errors, const char *notice)
+static int evp_regs_page(req *r, int status, long long id, const char *reveal, json_t *errors, const char *notice,
+                         int new_key)
 {
 	json_t *ev = ev_get(r, id, 0);
 	if (!ev)
@@ -1123,6 +1142,7 @@ static int evp_regs_page(req *r, int status, long long id, const char *reveal, j
 	} else if (notice)
 		json_object_set_new(data, "notice", json_string(notice));
 	json_object_set_new(data, "in", in);
+	json_object_set_new(data, "idem_key", json_string(evp_idem_key(r, errors ? &r->post : NULL, new_key)));
 	return evp_staff_page(r, status, "staff_registrations", data);
 }
 
@@ -1139,7 +1159,7 @@ int h_ev_staff_regs(req *r)
 		                                      : EVP_M_WALKIN;
 	else
 		notice = evp_done_message(done);
-	return evp_regs_page(r, 200, id, NULL, NULL, notice);
+	return evp_regs_page(r, 200, id, NULL, NULL, notice, 1);
 }
 
 /* POST /staff/events/{id}/registrations/{code}/phone: shows one full phone
@@ -1159,7 +1179,7 @@ int h_ev_staff_reveal(req *r)
 	if (audit_log(r, "registration.phone_view", "registration", code,
 	              json_pack("{s:I}", "event_id", (json_int_t)id)) != DB_OK)
 		return resp_error(r, 503, NULL, EVP_M_DB, NULL);
-	return evp_regs_page(r, 200, id, code, NULL, NULL);
+	return evp_regs_page(r, 200, id, code, NULL, NULL, 1);
 }
 
 /* POST /staff/events/{id}/registrations: a walk-in or a caller, registered
@@ -1181,7 +1201,10 @@ int h_ev_staff_walkin(req *r)
 	const char *notice = NULL;
 	int status = 422;
 	if (rc == EV_DUPLICATE_PHONE) {
-		json_object_set_new(errs, "phone", json_string(EVP_M_DUP));
+		json_object_set_new(errs, "phone", json_string(EVP_M_DUP_STAFF));
+		status = 409;
+	} else if (rc == EV_KEY_REUSED) {
+		notice = EVP_M_REPEAT;
 		status = 409;
 	} else if (rc == EV_DUPLICATE_KEY) {
 		notice = res.message;
@@ -1200,7 +1223,7 @@ int h_ev_staff_walkin(req *r)
 		notice = EVP_M_DB;
 		status = 503;
 	}
-	rc = evp_regs_page(r, status, id, NULL, errs, notice);
+	rc = evp_regs_page(r, status, id, NULL, errs, notice, rc == EV_KEY_REUSED);
 	json_decref(errs);
 	json_decref(res.field_codes);
 	return rc;

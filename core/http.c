@@ -137,6 +137,7 @@ int req_init(req *r, arena *a, const conf *cf, req_getter get, void *gctx)
 	r->user_agent = req_copy(r, get, gctx, "HTTP_USER_AGENT", "");
 	r->authorization = req_copy(r, get, gctx, "HTTP_AUTHORIZATION", NULL);
 	r->csrf_header = req_copy(r, get, gctx, "HTTP_X_CSRF_TOKEN", NULL);
+	r->idempotency_key = req_copy(r, get, gctx, "HTTP_IDEMPOTENCY_KEY", NULL);
 	r->content_type = req_copy(r, get, gctx, "CONTENT_TYPE", "");
 	const char *https = get(gctx, "HTTPS");
 	r->https = https && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0);
@@ -241,6 +242,18 @@ const char *req_param(const req *r, const char *name)
 const char *req_cookie(const req *r, const char *name)
 {
 	return form_get(&r->cookies, name);
+}
+
+int req_is_json(const req *r)
+{
+	static const char mt[] = "application/json";
+	const char *ct = r->content_type ? r->content_type : "";
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, mt, sizeof mt - 1) != 0)
+		return 0;
+	char c = ct[sizeof mt - 1];
+	return c == 0 || c == ';' || c == ' ' || c == '\t';
 }
 
 void resp_header(req *r, const char *name, const char *value)

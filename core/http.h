@@ -39,6 +39,7 @@ typedef struct req {
 	const char *user_agent;
 	const char *authorization; /* Authorization header or NULL */
 	const char *csrf_header;   /* X-CSRF-Token header or NULL (scripts in our own pages) */
+	const char *idempotency_key; /* Idempotency-Key header or NULL */
 	int https;                 /* HTTPS=on from nginx */
 	size_t content_length;
 	char *body;                /* NUL-terminated, body_len bytes */
@@ -68,6 +69,9 @@ int req_read(req *r, req_reader rd, void *rctx, req_getter get, void *gctx);
 /* Query then body value of a field, or NULL. */
 const char *req_param(const req *r, const char *name);
 const char *req_cookie(const req *r, const char *name);
+/* 1 when the request's media type is application/json (any case, parameters
+ * such as charset allowed), else 0. */
+int req_is_json(const req *r);
 
 /* Response building. */
 void resp_header(req *r, const char *name, const char *value);

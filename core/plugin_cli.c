@@ -209,8 +209,11 @@ static int pt_request(lua_State *L)
 		ctype = "application/json";
 	}
 	lua_pop(L, 1);
+	/* an API path takes JSON bodies only (docs/api.md): a POST there without
+	 * form or json goes without a body, its token in the header */
+	int to_api = !strncmp(uri.p, "/api/", 5);
 	lua_getfield(L, 1, "form");
-	if (lua_istable(L, -1) || (csrf && strcmp(method, "GET") && !*ctype)) {
+	if (lua_istable(L, -1) || (csrf && strcmp(method, "GET") && !*ctype && !to_api)) {
 		if (lua_istable(L, -1))
 			pt_urlencode(L, lua_gettop(L), &body);
 		if (csrf) {
@@ -235,7 +238,7 @@ static int pt_request(lua_State *L)
 		e.k[e.n] = "HTTP_COOKIE", e.v[e.n++] = cookie.p;
 	/* a JSON body of a signed-in user carries the session's token in the header, as
 	 * the portal's own scripts send it */
-	if (csrf && has_user && !strcmp(ctype, "application/json"))
+	if (csrf && has_user && (!strcmp(ctype, "application/json") || (to_api && !body.len)))
 		e.k[e.n] = "HTTP_X_CSRF_TOKEN", e.v[e.n++] = t->user.csrf;
 
 	req *r = &t->r;

@@ -105,3 +105,94 @@ int utf8_printable(const char *s, size_t n, int allow_newline)
 	}
 	return 1;
 }
+
+/* The hidden characters (utf8.h), as ranges of code points. Sources: the
+ * Unicode bidirectional controls (UAX #9 section 2) and the
+ * Default_Ignorable_Code_Point property (DerivedCoreProperties.txt) less
+ * the bidi ones, which are listed with their own kind. */
+static const struct {
+	uint32_t lo, hi;
+	unsigned kind;
+} utf8_hidden[] = {
+	{0x00AD, 0x00AD, UTF8_INVISIBLE},   /* soft hyphen */
+	{0x034F, 0x034F, UTF8_INVISIBLE},   /* combining grapheme joiner */
+	{0x061C, 0x061C, UTF8_BIDI},        /* arabic letter mark */
+	{0x115F, 0x1160, UTF8_INVISIBLE},   /* hangul choseong/jungseong fillers */
+	{0x17B4, 0x17B5, UTF8_INVISIBLE},   /* khmer inherent vowels */
+	{0x180B, 0x180F, UTF8_INVISIBLE},   /* mongolian variation selectors, vowel separator */
+	{0x200B, 0x200D, UTF8_INVISIBLE},   /* zero-width space, non-joiner, joiner */
+	{0x200E, 0x200F, UTF8_BIDI},        /* left-to-right and right-to-left marks */
+	{0x202A, 0x202E, UTF8_BIDI},        /* embeddings, pop, overrides */
+	{0x2060, 0x2065, UTF8_INVISIBLE},   /* word joiner, invisible operators */
+	{0x2066, 0x2069, UTF8_BIDI},        /* isolates */
+	{0x206A, 0x206F, UTF8_INVISIBLE},   /* deprecated format characters */
+	{0x3164, 0x3164, UTF8_INVISIBLE},   /* hangul filler */
+	{0xFE00, 0xFE0F, UTF8_INVISIBLE},   /* variation selectors */
+	{0xFEFF, 0xFEFF, UTF8_INVISIBLE},   /* zero-width no-break space (BOM) */
+	{0xFFA0, 0xFFA0, UTF8_INVISIBLE},   /* halfwidth hangul filler */
+	{0xFFF0, 0xFFF8, UTF8_INVISIBLE},   /* unassigned specials */
+	{0x1BCA0, 0x1BCA3, UTF8_INVISIBLE}, /* shorthand format controls */
+	{0x1D173, 0x1D17A, UTF8_INVISIBLE}, /* musical symbol format controls */
+	{0xE0000, 0xE0FFF, UTF8_INVISIBLE}, /* tags, variation selectors supplement */
+};
+
+/* The kind of hidden character cp is, or 0. */
+static unsigned hidden_kind(uint32_t cp)
+{
+	if (cp < 0xAD)
+		return 0;
+	for (size_t i = 0; i < sizeof utf8_hidden / sizeof utf8_hidden[0]; i++) {
+		if (cp < utf8_hidden[i].lo)
+			return 0;       /* the table is sorted */
+		if (cp <= utf8_hidden[i].hi)
+			return utf8_hidden[i].kind;
+	}
+	return 0;
+}
+
+/* Code point of the valid sequence of len bytes at p. */
+static uint32_t decode(const unsigned char *p, size_t len)
+{
+	if (len == 2)
+		return (uint32_t)(p[0] & 0x1F) << 6 | (p[1] & 0x3F);
+	if (len == 3)
+		return (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+	return (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
+	       (p[3] & 0x3F);
+}
+
+/* Walks valid UTF-8 s[0..n): copies what stays to dst (when not NULL) and
+ * returns the kept length; *found gets 1 when something was hidden. */
+static size_t hidden_walk(char *dst, const char *s, size_t n, unsigned what, int *found)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+	*found = 0;
+	while (i < n) {
+		size_t len = p[i] < 0x80 ? 1 : seq_len(p + i, n - i);
+		if (len == 0)
+			len = 1;        /* not valid UTF-8: kept as is, the caller validates */
+		if (len > 1 && (hidden_kind(decode(p + i, len)) & what)) {
+			*found = 1;
+		} else {
+			if (dst && dst + o != s + i)
+				memmove(dst + o, s + i, len);
+			o += len;
+		}
+		i += len;
+	}
+	return o;
+}
+
+size_t utf8_strip_hidden(char *dst, const char *s, size_t n, unsigned what)
+{
+	int found;
+	return hidden_walk(dst, s, n, what, &found);
+}
+
+int utf8_has_hidden(const char *s, size_t n, unsigned what)
+{
+	int found;
+	hidden_walk(NULL, s, n, what, &found);
+	return found;
+}

@@ -327,6 +327,27 @@ static const char *fold_fullwidth(arena *a, const char *s, size_t *np)
 	return d;
 }
 
+/* Text without the hidden characters of the kinds in what (utf8.h): a
+ * single line (names, titles, places: what staff lists show) loses bidi
+ * controls and invisible characters, so "\u202Eabc" cannot display as "cba"
+ * and "\u5f20\u200b\u4e09" is "\u5f20\u4e09"; multi-line text loses the bidi controls
+ * only (emoji sequences with joiners stay). Stripped, not refused: they come
+ * in pasted from chat apps, and what is left is what a reader sees. Returns s
+ * itself when there is nothing to strip or s is not valid UTF-8 (check_text
+ * reports that). */
+static const char *strip_hidden(arena *a, const char *s, size_t *np, unsigned what)
+{
+	size_t n = *np, i = 0;
+	while (i < n && (unsigned char)s[i] < 0xC2)
+		i++;                    /* only a lead byte from 0xC2 up can start one */
+	if (i == n || !utf8_valid(s, n) || !utf8_has_hidden(s, n, what))
+		return s;
+	char *d = ar_alloc(a, n + 1);
+	*np = utf8_strip_hidden(d, s, n, what);
+	d[*np] = 0;
+	return d;
+}
+
 static void text_bounds(const val_rule *r, long long *min, long long *max)
 {
 	*min = r->min > 0 ? r->min : 0;
@@ -539,6 +560,8 @@ static int val_span(arena *a, const val_rule *r, const char *s, size_t n, val_va
 		n = 0;
 	if (n && r->type != VAL_TEXT && r->type != VAL_MULTILINE && r->type != VAL_ENUM)
 		s = fold_fullwidth(a, s, &n);
+	if (n && (r->type == VAL_TEXT || r->type == VAL_MULTILINE))
+		s = strip_hidden(a, s, &n, r->type == VAL_TEXT ? UTF8_BIDI | UTF8_INVISIBLE : UTF8_BIDI);
 	trim(&s, &n);
 	if (n == 0) {
 		if (!r->required)

@@ -9,6 +9,7 @@ TEST_SUITES=(
 	"plugins      stack  suite_plugins"
 	"integration  stack  suite_node tests/integration"
 	"browser      stack  suite_node tests/browser"
+	"faults       stack  suite_faults"
 	"shutdown     stack  suite_shutdown"
 	"distcheck    db     suite_distcheck"
 	"cluster      none   suite_cluster"

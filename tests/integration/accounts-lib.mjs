@@ -165,6 +165,37 @@ export function request(method, p, { headers = {}, body, from, cookies } = {}) {
 	});
 }
 
+// A JSON API request: body is sent as JSON (raw: these bytes as they are) with
+// Content-Type type (application/json unless given; null: none); token is a bearer token,
+// key an Idempotency-Key. Returns request()'s answer plus json (the parsed body or undefined).
+export function api(method, p, { body, raw, type = 'application/json', token, key, from = freshAddress() } = {}) {
+	const headers = {};
+	const data = raw !== undefined ? raw : body !== undefined ? JSON.stringify(body) : undefined;
+	if (data !== undefined && type) headers['Content-Type'] = type;
+	if (token) headers.Authorization = `Bearer ${token}`;
+	if (key) headers['Idempotency-Key'] = key;
+	return request(method, p, { headers, body: data, from }).then((r) => {
+		let json;
+		try {
+			json = JSON.parse(r.body);
+		} catch {
+			json = undefined;
+		}
+		return { ...r, json };
+	});
+}
+
+// "YYYY-MM-DDTHH:00:00+08:00", days from now at hour, China time.
+export function isoDay(daysFromNow, hour = 9) {
+	const day = new Date(Date.now() + daysFromNow * 86400e3 + 8 * 3600e3).toISOString().slice(0, 10);
+	return `${day}T${String(hour).padStart(2, '0')}:00:00+08:00`;
+}
+
+// A mobile number unlikely to be used twice in a run: prefix (3 digits) + 8 random digits.
+export function randomPhone(prefix = '139') {
+	return `${prefix}${String(crypto.randomInt(0, 1e8)).padStart(8, '0')}`;
+}
+
 // The hidden CSRF field of a page.
 export function csrfField(html) {
 	const m = /name="csrf" value="([^"]*)"/.exec(html);

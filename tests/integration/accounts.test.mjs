@@ -5,6 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import { CJK, sleep } from './lib.mjs';
 import {
 	Browser, VAR, addToken, addUser, auditRows, confValue, csrfField, freshAddress, keepSecret, portald,
@@ -256,7 +257,7 @@ test('a token narrowed to one role has only that role', async () => {
 	assert.notEqual(portald(['token', 'create', u.username, '--role', 'grid']).status, 0);
 });
 
-test('the 11th wrong password within the window gets 429, and then the right password too', async () => {
+test('the 11th wrong password from one address gets 429, the right one too; other addresses are not held', async () => {
 	const max = Number(confValue('login_max_failures'));
 	const minutes = Number(confValue('login_window_minutes'));
 	assert.equal(max, 10, 'the default limit is 10 wrong passwords');
@@ -274,14 +275,79 @@ test('the 11th wrong password within the window gets 429, and then the right pas
 	const right = await b.login(u.username, u.password);
 	assert.equal(right.status, 429, 'the right password is refused as well');
 	assert.equal(right.setCookies.portal_session, undefined);
-	// the account is held from any address, and the counters are in the database
-	const elsewhere = await new Browser().login(u.username, u.password);
-	assert.equal(elsewhere.status, 429);
+	assert.equal(sqlValue(`SELECT COUNT(*) FROM sessions WHERE user_id = ${u.id}`), '0');
+	// the counters are in the database, per address and account, and for the account
+	assert.ok(Number(sqlValue(`SELECT SUM(hits) FROM rate_limits WHERE bucket = 'login:pair:${b.from}:${u.username}'`)) >= max);
 	assert.ok(Number(sqlValue(`SELECT SUM(hits) FROM rate_limits WHERE bucket = 'login:user:${u.username}'`)) >= max);
 	const blocked = auditRows(`action = 'login.blocked' AND object_id = '${u.id}'`);
 	assert.ok(blocked.length >= 2, 'each refused attempt is audited');
-	// the limit holds for a JSON client as well: nothing else to try
-	assert.equal(sqlValue(`SELECT COUNT(*) FROM sessions WHERE user_id = ${u.id}`), '0');
+	assert.equal(blocked[0].detail.limit, 'client');
+	// a stranger who knows the username cannot lock its owner out: another address signs in
+	const elsewhere = await new Browser().login(u.username, u.password);
+	assert.equal(elsewhere.status, 303, 'the account still opens from another address');
+});
+
+test('a guesser spread over many addresses is held per account, but never the browser the account signed in on', async () => {
+	const pair = Number(confValue('login_max_failures'));
+	const account = Number(confValue('login_max_failures_account'));
+	const minutes = Number(confValue('login_window_minutes'));
+	assert.ok(account > pair, 'the account-wide limit is above the per-address one');
+	const u = addUser('desk', ['staff']);
+	// the desk signs in once: its browser becomes known to the account
+	const desk = await signedIn(u);
+	const dc = desk.jar.portal_device;
+	assert.ok(dc, 'signing in gives the browser a device cookie');
+	delete desk.jar.portal_session;
+	assert.equal(sqlValue(`SELECT COUNT(*) FROM login_devices WHERE user_id = ${u.id}`), '1');
+	// a stranger with many addresses, each under the per-address limit
+	const bad = keepSecret(`Wrong-${u.password}`);
+	const addrs = Array.from({ length: Math.ceil(account / (pair - 2)) + 1 }, () => new Browser());
+	let wrong = 0;
+	for (let i = 0; wrong < account; i++) {
+		const r = await addrs[i % addrs.length].login(u.username, bad);
+		assert.equal(r.status, 401, `wrong password #${wrong + 1}`);
+		wrong++;
+	}
+	// brute force stays limited: the next guess from any unknown client is refused
+	const more = await addrs[0].login(u.username, bad);
+	assert.equal(more.status, 429);
+	const stranger = await new Browser().login(u.username, u.password);
+	assert.equal(stranger.status, 429, 'an unknown client is held, even with the right password');
+	assert.match(stranger.body, new RegExp(`${minutes}分钟内只能在以前登录过这个账号的电脑或手机上登录`));
+	const blocked = auditRows(`action = 'login.blocked' AND object_id = '${u.id}'`);
+	assert.ok(blocked.some((e) => e.detail.limit === 'account'), 'audited with the limit that held it');
+	// the desk's browser is not: its own wrong password counts only for itself
+	assert.equal((await desk.login(u.username, bad)).status, 401);
+	const ok = await desk.login(u.username, u.password);
+	assert.equal(ok.status, 303, `the desk still signs in: ${ok.body.slice(0, 300)}`);
+	assert.equal(desk.jar.portal_device, dc, 'it keeps its device cookie');
+	// a made-up device cookie is no known device
+	const forged = new Browser();
+	forged.jar.portal_device = 'A'.repeat(43);
+	assert.equal((await forged.login(u.username, u.password)).status, 429);
+});
+
+test('the device cookie: HttpOnly, only for /login, forgotten when the password changes', async () => {
+	const u = addUser('devc', ['staff']);
+	const b = new Browser();
+	const r = await b.login(u.username, u.password);
+	assert.equal(r.status, 303);
+	const c = r.setCookies.portal_device;
+	assert.ok(c, 'set at login');
+	assert.match(c.value, /^[A-Za-z0-9_-]{43}$/);
+	const attrs = c.attrs.map((a) => a.toLowerCase());
+	assert.ok(attrs.includes('httponly'));
+	assert.ok(attrs.includes('path=/login'));
+	assert.ok(attrs.includes('samesite=lax'));
+	assert.ok(attrs.includes(`max-age=${Number(confValue('login_device_days')) * 86400}`));
+	const hex = crypto.createHash('sha256').update(Buffer.from(c.value, 'base64url')).digest('hex').toUpperCase();
+	assert.equal(sqlValue(`SELECT HEX(device_hash) FROM login_devices WHERE user_id = ${u.id}`), hex, 'only its hash is kept');
+	// a new password: no browser keeps the trust the old one earned
+	const page = await b.get('/account');
+	const pw = strongPassword();
+	const ch = await b.post('/account/password', { csrf: csrfField(page.body), current: u.password, new: pw, confirm: pw });
+	assert.equal(ch.status, 303, ch.body.slice(0, 300));
+	assert.equal(sqlValue(`SELECT COUNT(*) FROM login_devices WHERE user_id = ${u.id}`), '0');
 });
 
 test('wrong passwords from one address for many accounts hit the per-address limit', async () => {

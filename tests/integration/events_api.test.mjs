@@ -6,42 +6,12 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { addUser, addToken, sql, sqlValue, freshAddress, request, confValue, portald } from './accounts-lib.mjs';
+import { addUser, addToken, sql, sqlValue, freshAddress, request, confValue, portald, api, isoDay, randomPhone } from './accounts-lib.mjs';
 
 let staff;   // { token }
 
-function api(method, p, { body, token, from = freshAddress(), raw } = {}) {
-	const headers = {};
-	let data;
-	if (raw !== undefined) {
-		data = raw;
-		headers['Content-Type'] = 'application/json';
-	} else if (body !== undefined) {
-		data = JSON.stringify(body);
-		headers['Content-Type'] = 'application/json';
-	}
-	if (token) headers.Authorization = `Bearer ${token}`;
-	return request(method, p, { headers, body: data, from }).then((r) => {
-		let json;
-		try {
-			json = JSON.parse(r.body);
-		} catch {
-			json = undefined;
-		}
-		return { ...r, json };
-	});
-}
-
-function iso(daysFromNow, hour = 9) {
-	const d = new Date(Date.now() + daysFromNow * 86400e3);
-	const day = new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 10);
-	return `${day}T${String(hour).padStart(2, '0')}:00:00+08:00`;
-}
-
-// A phone number unique to this run: 139 + 8 random digits.
-function phone() {
-	return `139${String(crypto.randomInt(0, 1e8)).padStart(8, '0')}`;
-}
+const iso = isoDay;
+const phone = () => randomPhone('139');
 
 function assertError(r, status, code) {
 	assert.equal(r.status, status, `status ${r.status}: ${r.body.slice(0, 300)}`);

@@ -32,6 +32,29 @@ static void test_codes(void)
 	ok(!strpbrk(EV_CODE_ALPHABET, "01IO"), "no ambiguous characters in the code alphabet");
 	is_str(ev_rc_code(EV_DUPLICATE_PHONE), "duplicate_phone", "result code names are stable");
 	is_str(ev_rc_code(EV_FULL_NO_WAITLIST), "full", "full");
+	is_str(ev_rc_code(EV_KEY_REUSED), "idempotency_key_reused", "a reused idempotency key");
+	ok(!strstr(ev_rc_message(EV_DUPLICATE_PHONE), "短信"), "the duplicate answer promises no SMS");
+	ok(strstr(ev_rc_message(EV_DUPLICATE_PHONE), "签到处") != NULL, "it says how to get in without the code");
+}
+
+static void test_idem_keys(arena *a)
+{
+	ok(ev_idem_key_ok("8e03978e-40d5-43e8-bc93-6894a57f9324"), "key: a UUID");
+	ok(ev_idem_key_ok("abcdefghijklmnop"), "key: 16 characters");
+	ok(!ev_idem_key_ok("abcdefghijklmno"), "key: 15 characters are too few");
+	char k[66];
+	memset(k, 'a', 64);
+	k[64] = 0;
+	ok(ev_idem_key_ok(k), "key: 64 characters");
+	k[64] = 'a';
+	k[65] = 0;
+	ok(!ev_idem_key_ok(k), "key: 65 are too many");
+	ok(!ev_idem_key_ok("abcdefgh ijklmnop"), "key: no spaces");
+	ok(!ev_idem_key_ok("abcdefgh.ijklmnop"), "key: no dots");
+	ok(!ev_idem_key_ok("abcdefgh\xc3\xa9ijklmnop"), "key: ASCII only");
+	const char *k1 = ev_idem_key_new(a), *k2 = ev_idem_key_new(a);
+	ok(ev_idem_key_ok(k1) && strlen(k1) == 22, "a new key is 22 base64url characters, and valid");
+	ok(strcmp(k1, k2) != 0, "two new keys differ");
 }
 
 int main(void)
@@ -40,6 +63,7 @@ int main(void)
 	test_times(a);
 	test_mask(a);
 	test_codes();
+	test_idem_keys(a);
 	ar_free(a);
 	return tap_done();
 }

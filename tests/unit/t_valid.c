@@ -134,6 +134,49 @@ static void test_text(void)
 	is_str(run(&name, "😀"), "ok", "text: emoji is one character");
 }
 
+/* Display spoofing in names (issue 12): bidi overrides and invisible
+ * characters are taken out of single-line text; multi-line text loses the
+ * bidi controls only. */
+static void test_hidden(void)
+{
+	val_rule name = {"name", VAL_TEXT, 1, 1, 50, NULL, "姓名"};
+	val_rule opt = {"r", VAL_TEXT, 0, 0, 20, NULL, "关系"};
+	val_rule two = {"n", VAL_TEXT, 1, 2, 4, NULL, "姓名"};
+	val_rule note = {"note", VAL_MULTILINE, 0, 0, 100, NULL, "备注"};
+
+	is_str(run(&name, "\xE2\x80\xAE" "abc"), "ok", "hidden: right-to-left override taken out");
+	is_str(V.s, "abc", "hidden: RLO gone, the text reads as typed");
+	is_str(run(&name, "adm\xE2\x80\xAEnimda"), "ok", "hidden: override inside a name");
+	is_str(V.s, "admnimda", "hidden: inner RLO gone");
+	is_str(run(&name, "\xE2\x81\xA6张三\xE2\x81\xA9"), "ok", "hidden: isolates (U+2066, U+2069)");
+	is_str(V.s, "张三", "hidden: isolates gone");
+	is_str(run(&name, "\xE2\x80\x8E张\xE2\x80\x8F三\xD8\x9C"), "ok", "hidden: LRM, RLM, ALM");
+	is_str(V.s, "张三", "hidden: marks gone");
+	is_str(run(&name, "张\xE2\x80\x8B三"), "ok", "hidden: zero-width space");
+	is_str(V.s, "张三", "hidden: U+200B gone: the same string as the plain name");
+	is_str(run(&name, "张\xE2\x80\x8C\xE2\x80\x8D\xE2\x81\xA0\xEF\xBB\xBF三"), "ok", "hidden: ZWNJ, ZWJ, WJ, BOM");
+	is_str(V.s, "张三", "hidden: all four gone");
+	is_str(run(&name, "张\xC2\xAD三\xEF\xB8\x8F\xE3\x85\xA4"), "ok", "hidden: soft hyphen, VS16, hangul filler");
+	is_str(V.s, "张三", "hidden: gone");
+	is_str(run(&name, "张\xF3\xA0\x80\x81三"), "ok", "hidden: a tag character (4 bytes)");
+	is_str(V.s, "张三", "hidden: tag gone");
+	is_str(run(&name, "\xE2\x80\x8B\xE2\x80\xAE\xE2\x80\x8B"), "required", "hidden: nothing visible is no name");
+	is_str(E.message, "请填写姓名", "hidden: asked to fill it in");
+	is_str(run(&opt, "\xE2\x80\x8B"), "ok", "hidden: optional field of hidden characters only is absent");
+	ok(!V.present, "hidden: not present");
+	is_str(run(&name, "\xE2\x80\x8B 张三 \xE2\x80\x8B"), "ok", "hidden: spaces behind hidden characters trimmed");
+	is_str(V.s, "张三", "hidden: trimmed after stripping");
+	is_str(run(&two, "张\xE2\x80\x8B\xE2\x80\x8B\xE2\x80\x8B\xE2\x80\x8B三"), "ok", "hidden: length counted without them");
+	is_str(run(&two, "\xE2\x80\x8B张"), "too_short", "hidden: one visible character is too short");
+	is_str(run(&name, "José Ünal"), "ok", "hidden: Latin-1 letters stay");
+	is_str(V.s, "José Ünal", "hidden: unchanged");
+	is_str(run(&name, "a\xE2\x80\xAE\xC0\xAF"), "invalid_text", "hidden: invalid UTF-8 is still refused");
+	is_str(run(&note, "第一行\xE2\x80\xAE\n第二行"), "ok", "hidden: multiline loses bidi controls");
+	is_str(V.s, "第一行\n第二行", "hidden: multiline value");
+	is_str(run(&note, "👨\xE2\x80\x8D👩"), "ok", "hidden: multiline keeps emoji joiners");
+	is_str(V.s, "👨\xE2\x80\x8D👩", "hidden: ZWJ kept in multiline");
+}
+
 static void test_multiline(void)
 {
 	static char s[8192];
@@ -444,6 +487,7 @@ int main(void)
 	test_int();
 	test_required();
 	test_text();
+	test_hidden();
 	test_multiline();
 	test_phone();
 	test_date();
