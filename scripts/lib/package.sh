@@ -162,6 +162,15 @@ ct_setup() {
 	[ -n "$PKG_ADMIN_PW" ]
 }
 
+# after set-up: the socket, portald and both timers active, the timers due
+ct_services_active() {
+	in_ct 'for u in portald.socket portald.service portald-jobs-hourly.timer portald-jobs-daily.timer; do
+			systemctl is-active --quiet $u || { systemctl status --no-pager $u; exit 1; }
+		done
+		systemctl list-timers --no-pager | grep -q "portald-jobs@daily.service"
+		test -z "$(systemctl --failed --plain --no-legend)"'
+}
+
 ct_secrets() {
 	in_ct 'test "$(stat -c %U:%G:%a /etc/portal/site.conf)" = root:portal:640
 		test "$(stat -c %U:%G:%a /etc/portal/migrate.conf)" = root:root:600
@@ -315,6 +324,7 @@ INSERT INTO package_test VALUES (1, '"'"'upgraded once'"'"');"' || true
 		pcheck "units enabled and hardened; timers listed" ct_units_enabled &&
 		pcheck "nothing started before set-up; Debian's default nginx site untouched" ct_not_started &&
 		pcheck "portal-server setup: database, users, migrations, first administrator printed once" ct_setup &&
+		pcheck "socket, portald and both timers active after set-up" ct_services_active &&
 		pcheck "secrets' modes; runtime user has row rights only" ct_secrets &&
 		pcheck "setup again: no change, no second administrator" ct_setup_again &&
 		pcheck "home page through nginx" ct_home 社区服务平台 &&
