@@ -32,13 +32,15 @@ pcheck() {
 	return 1
 }
 
-# `! cmd` never stops a `set -e` script: the scripts below say `not cmd` instead.
+# The scripts run with errexit and trace (the trace goes to the log), without pipefail: a
+# check is `cmd | grep -q ...`, whose grep may stop reading early. `! cmd` never stops a
+# `set -e` script: the scripts below say `not cmd` instead.
 CT_PRELUDE='not() { if "$@"; then return 1; fi; };'
 
 # in_ct SCRIPT: run a bash script inside the booted container as root (its stdout is ours).
 in_ct() {
 	nsenter -t "$PKG_CONTAINER_PID" -a -- /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-		LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive /bin/bash -c "set -eo pipefail; $CT_PRELUDE $1" </dev/null
+		LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive /bin/bash -c "set -ex; $CT_PRELUDE $1" </dev/null
 }
 
 # --- the package ---------------------------------------------------------------------------------
