@@ -223,7 +223,8 @@ ct_register() {
 
 # the registration is there: looked up through nginx by code and phone, like the resident does
 ct_registration_there() {
-	in_ct "$CT_CURL http://127.0.0.1/api/v1/registrations/$PKG_CODE?phone=$PKG_PHONE | tee /dev/stderr | grep -q '\"status\"'"
+	in_ct "out=\$($CT_CURL http://127.0.0.1/api/v1/registrations/$PKG_CODE?phone=$PKG_PHONE)
+		echo \"\$out\"; grep -q '\"status\":\"confirmed\"' <<<\"\$out\""
 }
 
 ct_daily_job() {
