@@ -203,6 +203,14 @@ ct_monitoring_loopback() {
 		test \"\$($CT_CURL -o /dev/null -w '%{http_code}' --interface 192.0.2.10 http://192.0.2.10/)\" = 200"
 }
 
+# setup enabled the portal's site beside Debian's default one, which still answers for any
+# other name (nothing replaced it without --default-site)
+ct_default_site_kept() {
+	in_ct 'test -L /etc/nginx/sites-enabled/default; test -L /etc/nginx/sites-enabled/portal
+		grep -q "server_name portal.test;" /etc/nginx/sites-available/portal
+		curl -s -H "Host: other.example" http://127.0.0.1/ | grep -q "Welcome to nginx"'
+}
+
 # An event made and published through the API with a token, then a resident's registration.
 ct_register() {
 	in_ct "tok=\$(portald token create admin --expires 1 --name pkgtest | tail -n 1)
@@ -331,6 +339,7 @@ INSERT INTO package_test VALUES (1, '"'"'upgraded once'"'"');"' || true
 		pcheck "secrets' modes; runtime user has row rights only" ct_secrets &&
 		pcheck "setup again: no change, no second administrator" ct_setup_again &&
 		pcheck "home page through nginx" ct_home 社区服务平台 &&
+		pcheck "Debian's default site still answers for other names" ct_default_site_kept &&
 		pcheck "/healthz and /metrics from loopback only" ct_monitoring_loopback &&
 		pcheck "an event and a registration through nginx" ct_register &&
 		pcheck "portald jobs run daily via systemctl start portald-jobs@daily.service" ct_daily_job &&
