@@ -48,7 +48,7 @@ static const char usage[] =
 	"  version             print the version\n"
 	"\n"
 	"  -c FILE   configuration file; may be repeated, later files win\n"
-	"            (default: " PORTAL_SYSCONFDIR "/portal.conf if it exists)\n"
+	"            (default: " PORTAL_SYSCONFDIR "/portal.conf, then site.conf beside it, if they exist)\n"
 	"Environment PORTAL_<KEY> overrides any key, e.g. PORTAL_WORKERS=2.\n";
 
 static int cmd_migrate(conf *cf, int status_only)
@@ -195,8 +195,13 @@ int main(int argc, char **argv)
 	conf cf;
 	char err[1024];
 	conf_defaults(&cf);
-	if (npaths == 0 && access(PORTAL_SYSCONFDIR "/portal.conf", R_OK) == 0)
+	/* no -c: the installed defaults, then the site's own file (portal-server
+	 * setup writes it; readable by root and the portal group) */
+	if (npaths == 0 && access(PORTAL_SYSCONFDIR "/portal.conf", R_OK) == 0) {
 		paths[npaths++] = PORTAL_SYSCONFDIR "/portal.conf";
+		if (access(PORTAL_SYSCONFDIR "/site.conf", R_OK) == 0)
+			paths[npaths++] = PORTAL_SYSCONFDIR "/site.conf";
+	}
 	for (int i = 0; i < npaths; i++)
 		if (conf_load(&cf, paths[i], err, sizeof err) != 0) {
 			fprintf(stderr, "portald: %s\n", err);

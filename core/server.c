@@ -14,6 +14,7 @@
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
+#include "sockact.h"
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@ struct worker {
 struct master {
 	conf *cf;
 	int listen_fd;
+	int inherited;           /* listen_fd came from systemd: never unlink it */
 	struct worker w[SRV_MAXWORKERS];
 	int nw;                  /* slots in use */
 	sigset_t sigs;           /* signals the master waits for */
@@ -325,10 +327,19 @@ static void srv_stop_all(struct master *m)
 			srv_wait_exit(m, i, m->cf->shutdown_timeout);
 }
 
-/* Open the unix socket, refusing to steal one a live server answers on. */
-static int srv_listen(const conf *cf)
+/* The socket systemd passed (portald.socket), else open the unix socket,
+ * refusing to steal one a live server answers on. *inherited says which. */
+static int srv_listen(const conf *cf, int *inherited)
 {
 	struct stat st;
+	int fd = sa_inherited();
+	*inherited = fd >= 0;
+	if (fd >= 0) {
+		/* mode, group and backlog are the socket unit's */
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) & ~FD_CLOEXEC);
+		return fd;
+	}
 	if (lstat(cf->listen, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_err("listen path exists and is not a socket", "path=%s", cf->listen);
@@ -349,7 +360,7 @@ static int srv_listen(const conf *cf)
 		unlink(cf->listen);
 	}
 	mode_t old = umask(0177);
-	int fd = FCGX_OpenSocket(cf->listen, cf->backlog);
+	fd = FCGX_OpenSocket(cf->listen, cf->backlog);
 	umask(old);
 	if (fd < 0) {
 		log_err("cannot open socket", "path=%s", cf->listen);
@@ -434,13 +445,13 @@ int srv_run(conf *cf, const char *const *conf_paths, int nconf)
 		log_err("FCGX_Init failed", NULL);
 		return 1;
 	}
-	m.listen_fd = srv_listen(cf);
+	m.listen_fd = srv_listen(cf, &m.inherited);
 	if (m.listen_fd < 0)
 		return 1;
 	if (met_init() != 0)
 		log_warn("no shared metrics block; /metrics counts one worker only", NULL);
 	srv_write_pid(cf->pid_file);
-	log_info("starting", "socket=%s workers=%d", cf->listen, cf->workers);
+	log_info("starting", "socket=%s workers=%d", m.inherited ? "systemd" : cf->listen, cf->workers);
 
 	int ready = 0;
 	for (int i = 0; i < cf->workers; i++) {
@@ -481,7 +492,8 @@ int srv_run(conf *cf, const char *const *conf_paths, int nconf)
 	srv_stop_all(&m);
 	gen_watch_free(m.watch);
 	close(m.listen_fd);
-	unlink(cf->listen);
+	if (!m.inherited)
+		unlink(cf->listen);
 	if (cf->pid_file && *cf->pid_file)
 		unlink(cf->pid_file);
 	log_info("stopped", NULL);

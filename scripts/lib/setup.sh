@@ -6,10 +6,13 @@
 #          rsync (its state transfer) and haproxy for `scripts/portal cluster`
 #   tests: wrk (load), jq/curl, clang + its runtime (libFuzzer), chromium and a CJK font
 #          (browser tests; without the font Chinese text renders as boxes), procps (pgrep)
+#   package suite: debhelper, dpkg-dev, lintian (build and check the .deb), mmdebstrap (a
+#          clean Debian 12), systemd-container (systemd-nspawn boots it)
 PACKAGES=(build-essential autoconf automake libtool pkg-config
 	libfcgi-dev libfcgi-bin liblua5.4-dev libmariadb-dev libsodium-dev libjansson-dev libqrencode-dev
 	mariadb-server mariadb-client nginx galera-4 rsync haproxy
-	wrk jq curl clang libclang-rt-14-dev chromium fonts-wqy-microhei procps)
+	wrk jq curl clang libclang-rt-14-dev chromium fonts-wqy-microhei procps
+	debhelper dpkg-dev lintian mmdebstrap systemd-container)
 
 # Packages from PACKAGES (plus nodejs/npm when there is no node at all: a machine may carry
 # its own Node.js 20, which Debian's would conflict with) that are not installed.

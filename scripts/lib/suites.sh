@@ -13,6 +13,7 @@ TEST_SUITES=(
 	"shutdown     stack  suite_shutdown"
 	"distcheck    db     suite_distcheck"
 	"cluster      none   suite_cluster"
+	"package      none   suite_package"
 )
 
 # Databases beside the served one: `make check` and `make distcheck` get their own.
@@ -73,6 +74,7 @@ test_abort() {
 	local rc=$?
 	[ "$SUMMARY_DONE" = 1 ] && return
 	SUMMARY_DONE=1
+	pkg_halt >/dev/null 2>&1 || true
 	stack_down >/dev/null 2>&1 || true
 	say "the test run stopped early (exit $rc); logs: ${LOG:-var/test/log}/"
 	echo "$TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
@@ -115,6 +117,7 @@ suite_plugins() {
 test_wipe() {
 	[ -d "$INST/cluster" ] && (cluster_test_init && cluster_down >/dev/null 2>&1) || true
 	if [ -d "$INST" ]; then
+		pkg_halt
 		stack_down
 		[ "$RUN" != "$INST/run" ] && rm -rf "$RUN"
 		rm -rf "$INST"
@@ -269,7 +272,7 @@ suite_shutdown() {
 
 # make distcheck in its own build folder, counted as one test; output in the log.
 suite_distcheck() {
-	local dir=$REPO/var/build-dist log=$LOG/distcheck.log rc=0 envs
+	local dir=$REPO/var/build-dist log=$LOG/distcheck.log rc=0 envs p f
 	mapfile -t envs < <(test_db_env "$DIST_DB")
 	configure_build "$dir" >"$log" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ]; then
@@ -282,7 +285,18 @@ suite_distcheck() {
 		SUITE_FAIL=1
 		tail -n 40 "$log" >&2
 		say "make distcheck failed (exit $rc): $log"
+		return 0
 	fi
+	# the tarball itself: every tracked file an install needs, each shipped plugin whole
+	# (make distcheck's installcheck has checked the installed tree: tests/unit/check-install.sh)
+	local tap=$LOG/check-dist.tap counts
+	sh "$REPO/tests/unit/check-dist.sh" "$(ls "$dir"/portal-*.tar.gz | head -n 1)" "$REPO" >"$tap" 2>&1 || true
+	counts=$(awk '/^ok / { p++ } /^not ok / { f++ } END { print p + 0, f + 0 }' "$tap")
+	read -r p f <<<"$counts"
+	grep -E '^(not ok|#)' "$tap" >&2 || true
+	[ "$p" -gt 0 ] || f=$((f + 1))
+	SUITE_PASS=$((SUITE_PASS + p))
+	SUITE_FAIL=$((SUITE_FAIL + f))
 }
 
 # --- the cluster suite ------------------------------------------------------------------------
