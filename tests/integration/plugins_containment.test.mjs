@@ -174,18 +174,25 @@ test('1: a nested-JSON body too big for a plugin is a 413 on a public, a staff a
 test('1: with its state full, a plugin\'s request and hook payload fail cleanly; registrations are 201 and saved', T, async (t) => {
 	const r0 = await restarts();
 	const off = logSize();
-	// fill the hog plugin's state in (almost surely) every worker
-	const fills = await Promise.all(Array.from({ length: 48 }, () => get('/api/p/hog/fill')));
-	t.diagnostic(`fill answers: ${JSON.stringify(fills.reduce((m, r) => ({ ...m, [r.status]: (m[r.status] ?? 0) + 1 }), {}))}`);
-	// a small request cannot be handed to a full state: a 500 (the plugin's state is full, not
-	// the request too big), or a 200 from a worker that no fill reached
-	const echoes = await Promise.all(Array.from({ length: 16 }, () => send('POST', '/api/p/hog/echo', { json: { a: 1 } })));
-	t.diagnostic(`echo answers: ${echoes.map((e) => e.status).join(', ')}`);
-	for (const e of echoes) {
-		assert.ok([200, 500].includes(e.status), `the request to the full plugin: ${e.status} ${e.body.slice(0, 200)}`);
-		if (e.status !== 200) assertCleanError(e, 500);
+	// Fill the hog plugin's state in (almost surely) every worker, then post to it. On a loaded
+	// machine a fill can run out of its time budget before the state is full, or land twice
+	// on one worker: fill and post again, up to 8 rounds, until a request meets a full state.
+	let echoes = [];
+	let full = false;
+	for (let round = 1; round <= 8 && !full; round++) {
+		const fills = await Promise.all(Array.from({ length: 48 }, () => get('/api/p/hog/fill')));
+		t.diagnostic(`round ${round} fill answers: ${JSON.stringify(fills.reduce((m, r) => ({ ...m, [r.status]: (m[r.status] ?? 0) + 1 }), {}))}`);
+		// a small request cannot be handed to a full state: a 500 (the plugin's state is full, not
+		// the request too big), or a 200 from a worker that no fill reached
+		echoes = await Promise.all(Array.from({ length: 16 }, () => send('POST', '/api/p/hog/echo', { json: { a: 1 } })));
+		t.diagnostic(`round ${round} echo answers: ${echoes.map((e) => e.status).join(', ')}`);
+		for (const e of echoes) {
+			assert.ok([200, 500].includes(e.status), `the request to the full plugin: ${e.status} ${e.body.slice(0, 200)}`);
+			if (e.status !== 200) assertCleanError(e, 500);
+		}
+		full = echoes.some((e) => e.status === 500);
 	}
-	assert.ok(echoes.some((e) => e.status === 500), 'some landed on a full state');
+	assert.ok(full, 'some landed on a full state');
 	// registrations: the core saves, commits and answers; hog's after_save hook cannot even get
 	// its payload (the issue: 7 of 19 answered 502 but were saved)
 	const ev = await newEvent();
